@@ -1,0 +1,30 @@
+# Two entry points for a fresh machine: `make demo` and `make test`. Both call `make setup`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DB := .demo/demo.db
+export PIXSEEK_CACHE ?= $(CURDIR)/.cache/pixseek
+
+.PHONY: setup demo test bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/pixseek index samples/gallery --db $(DEMO_DB)
+	$(VENV)/bin/pixseek search samples/queries/cat-crop.jpg samples/queries/coffee-flipped.jpg --db $(DEMO_DB) -k 5 --sheet .demo/hits.png
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf .demo .cache

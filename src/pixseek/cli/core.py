@@ -1,0 +1,228 @@
+"""Core commands: index, search, embed, eval, tags, info, models, remove."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from pixseek.cli.app import DbOption, JsonOption, ModelOption, app, console, emit_json, fail, out, progress_bar
+from pixseek.encoders import create_encoder, list_encoders
+from pixseek.errors import ImageError
+from pixseek.index import list_index_kinds
+from pixseek.io import load_image
+from pixseek.report import contact_sheet
+from pixseek.search import encode_paths, open_library
+from pixseek.search.evaluate import evaluate_folder
+
+
+def read_list(path: Path | None) -> list[str]:
+    if path is None:
+        return []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise fail(f"{path}: cannot read list ({exc.strerror or exc})") from exc
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def print_errors(errors: list[dict]) -> None:
+    if not errors:
+        return
+    table = Table(title=f"{len(errors)} file(s) skipped", title_style="yellow", show_lines=False)
+    table.add_column("file", overflow="fold")
+    table.add_column("error")
+    table.add_column("cause", overflow="fold")
+    for e in errors:
+        table.add_row(e["path"], e["error"], e["cause"])
+    console.print(table)
+
+
+@app.command()
+def index(
+    folder: Annotated[Path, typer.Argument(help="Folder (or file) to index; re-runs are incremental.")],
+    db: DbOption = None,
+    model: ModelOption = None,
+    index_kind: Annotated[str | None, typer.Option("--index", help=f"Index type: {', '.join(list_index_kinds())}.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per encoder batch.")] = 32,
+    prune: Annotated[bool, typer.Option(help="Drop catalog entries whose files are gone.")] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Index images under FOLDER into the catalog (new and changed files only)."""
+    if not folder.exists():
+        raise fail(f"{folder}: no such file or folder")
+    with open_library(db, model=model, index=index_kind, batch_size=batch_size) as lib:
+        with progress_bar(f"indexing {folder}", enabled=not as_json) as progress:
+            report = lib.add(folder, prune=prune, progress=progress)
+        summary = report.to_dict() | {"db": str(lib.catalog.path), "model_id": lib.model_id,
+                                      "index": lib.index_kind, "total": len(lib)}
+    if as_json:
+        emit_json(summary)
+        return
+    print_errors(report.errors)
+    console.print(
+        f"[green]done[/green] in {report.seconds:.1f}s: {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.removed} removed, {len(report.errors)} skipped; "
+        f"{summary['total']} files in {summary['db']}"
+    )
+
+
+@app.command()
+def search(
+    queries: Annotated[list[Path] | None, typer.Argument(help="Query image(s).")] = None,
+    db: DbOption = None,
+    model: ModelOption = None,
+    k: Annotated[int, typer.Option("-k", "--top", help="Hits per query.")] = 10,
+    query_list: Annotated[Path | None, typer.Option("--list", help="File with one query path per line.")] = None,
+    sheet: Annotated[Path | None, typer.Option("--sheet", help="Write a contact sheet PNG of queries and hits.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find the K most similar indexed images to each query image."""
+    paths = [str(q) for q in (queries or [])] + read_list(query_list)
+    if not paths:
+        raise fail("give at least one query image (or --list FILE)")
+    results, errors, rows = [], [], []
+    with open_library(db, model=model) as lib:
+        good = []
+        for p in paths:
+            try:
+                good.append((p, load_image(p, min_side=lib.encoder.preprocess.min_decode_side)))
+            except ImageError as err:
+                errors.append(err.to_dict())
+        hit_lists = lib.search([im for _, im in good], k) if good else []
+        for (p, im), hits in zip(good, hit_lists):
+            results.append({"query": p, "hits": [h.to_dict() for h in hits]})
+            rows.append((im, Path(p).name, [(h.path, f"{Path(h.path).name}\n{h.score:.3f}") for h in hits]))
+    if sheet is not None and rows:
+        contact_sheet(rows, sheet)
+    if as_json:
+        emit_json({"results": results, "errors": errors})
+    else:
+        for r in results:
+            out.print(f"[bold]{r['query']}[/bold]")
+            for rank, h in enumerate(r["hits"], 1):
+                out.print(f"  {rank:>3}  {h['score']:.4f}  {h['path']}")
+        print_errors(errors)
+        if sheet is not None and rows:
+            console.print(f"contact sheet: {sheet}")
+    if errors and not results:
+        raise typer.Exit(2)
+
+
+@app.command()
+def embed(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Image files.")] = None,
+    path_list: Annotated[Path | None, typer.Option("--list", help="File with one image path per line.")] = None,
+    output: Annotated[Path, typer.Option("--out", "-o", help="Output .npy (float32, n x d, L2-normalised).")] = Path("embeddings.npy"),
+    model: ModelOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Encode images to an .npy matrix; row order follows the readable inputs (listed in OUT.paths.txt)."""
+    files = [str(p) for p in (paths or [])] + read_list(path_list)
+    if not files:
+        raise fail("give image paths or --list FILE")
+    encoder = create_encoder(model)
+    vectors, ok, errors = encode_paths(files, encoder=encoder)
+    np.save(output, vectors)
+    Path(str(output) + ".paths.txt").write_text("".join(p + "\n" for p in ok), encoding="utf-8")
+    summary = {"out": str(output), "shape": list(vectors.shape), "model_id": encoder.model_id, "errors": errors}
+    if as_json:
+        emit_json(summary)
+    else:
+        print_errors(errors)
+        console.print(f"wrote {output} {vectors.shape} ({encoder.model_id})")
+
+
+@app.command("eval")
+def eval_cmd(
+    folder: Annotated[Path, typer.Argument(help="Labelled folder: one sub-folder per class.")],
+    model: ModelOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Retrieval quality on a labelled folder: mAP, mAP@R, Recall@1/5/10 (each image queries all others)."""
+    result = evaluate_folder(folder, create_encoder(model))
+    if as_json:
+        emit_json(result)
+        return
+    print_errors(result["errors"])
+    table = Table(title=f"{folder} — {result['images']} images, {result['classes']} classes, {result['model_id']}")
+    for key in ("map", "map_at_r", "recall@1", "recall@5", "recall@10"):
+        table.add_column(key)
+    table.add_row(*(f"{result[k]:.4f}" for k in ("map", "map_at_r", "recall@1", "recall@5", "recall@10")))
+    out.print(table)
+
+
+@app.command()
+def tags(
+    images: Annotated[list[Path], typer.Argument(help="Image file(s).")],
+    model: ModelOption = None,
+    k: Annotated[int, typer.Option("-k", "--top", help="Labels per image.")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """Top class labels with probabilities (ImageNet-1k for the default encoder)."""
+    encoder = create_encoder(model)
+    if not encoder.labels:
+        raise fail(f"encoder {encoder.model_id} has no classifier head")
+    results, errors = [], []
+    for path in images:
+        try:
+            im = load_image(path, min_side=encoder.preprocess.min_decode_side)
+        except ImageError as err:
+            errors.append(err.to_dict())
+            continue
+        probs = encoder.embed_pixels(encoder.transform()(im)[None]).probs[0]
+        top = np.argsort(-probs)[:k]
+        results.append({"path": str(path), "labels": [{"label": encoder.labels[i], "prob": round(float(probs[i]), 5)}
+                                                       for i in top]})
+    if as_json:
+        emit_json({"results": results, "errors": errors})
+    else:
+        for r in results:
+            out.print(f"[bold]{r['path']}[/bold]")
+            for lab in r["labels"]:
+                out.print(f"  {lab['prob']:.3f}  {lab['label']}")
+        print_errors(errors)
+    if errors and not results:
+        raise typer.Exit(2)
+
+
+@app.command()
+def info(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """What a catalog holds: model, counts, index, schema version, last errors."""
+    with open_library(db) as lib:
+        cat = lib.catalog
+        data = {"db": str(cat.path), "schema_version": cat.schema_version, "model_id": lib.model_id,
+                "files": cat.count_files(), "vectors": cat.count_vectors(), "index": lib.index_kind,
+                "index_ntotal": lib.index.ntotal, "errors": cat.errors()}
+    if as_json:
+        emit_json(data)
+    else:
+        for key, val in data.items():
+            if key != "errors":
+                out.print(f"{key:>15}: {val}")
+        print_errors(data["errors"])
+
+
+@app.command()
+def models(as_json: JsonOption = False) -> None:
+    """List registered encoders."""
+    rows = [{"name": s.name, "offline": s.offline, "description": s.description,
+             "input_size": s.preprocess.input_size} for s in list_encoders()]
+    if as_json:
+        emit_json(rows)
+        return
+    table = Table("name", "offline", "description")
+    for r in rows:
+        table.add_row(r["name"], "yes" if r["offline"] else "needs hub download once", r["description"])
+    out.print(table)
+
+
+@app.command()
+def remove(paths: Annotated[list[Path], typer.Argument(help="Files to drop from the catalog.")], db: DbOption = None) -> None:
+    """Remove files from the catalog and index (the files themselves are not touched)."""
+    with open_library(db) as lib:
+        n = lib.remove([os.fspath(p) for p in paths])
+    console.print(f"removed {n} vector(s)")

@@ -1,0 +1,26 @@
+"""Encoders: a registry + factory; one contract (:class:`Encoder`)."""
+from pixseek.encoders.base import Embedding, Encoder
+from pixseek.encoders.registry import (
+    EncoderSpec,
+    create_encoder,
+    default_encoder_name,
+    get_spec,
+    list_encoders,
+    register_encoder,
+    register_path_loader,
+)
+
+# Importing the modules registers their encoders.
+from pixseek.encoders import efficientnet as _efficientnet  # noqa: E402,F401
+
+__all__ = [
+    "Embedding",
+    "Encoder",
+    "EncoderSpec",
+    "create_encoder",
+    "default_encoder_name",
+    "get_spec",
+    "list_encoders",
+    "register_encoder",
+    "register_path_loader",
+]

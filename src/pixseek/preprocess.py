@@ -1,0 +1,70 @@
+"""Image -> model input, built from an encoder's own :class:`PreprocessConfig` (timm-style),
+so the transform and the weights can never drift apart."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+_RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """How the weights expect their input.
+
+    ``mode``: ``"squash"`` resizes the whole image to ``input_size`` x ``input_size`` (keeps all
+    content, changes aspect); ``"center_crop"`` resizes the shorter side to
+    ``input_size / crop_pct`` and crops the centre.
+    """
+
+    input_size: int = 224
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mode: str = "center_crop"
+    crop_pct: float = 1.0
+    interpolation: str = "bilinear"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("squash", "center_crop"):
+            raise ValueError(f"unknown preprocess mode {self.mode!r}")
+        if self.interpolation not in _RESAMPLE:
+            raise ValueError(f"unknown interpolation {self.interpolation!r}")
+
+    @property
+    def min_decode_side(self) -> int:
+        """Smallest shorter side a decoder may produce without losing detail."""
+        return int(round(self.input_size / self.crop_pct))
+
+
+def resize_for(cfg: PreprocessConfig, im: Image.Image, size: int | None = None) -> Image.Image:
+    """Geometric part of the transform (resize / crop) at ``size`` (default: the config's)."""
+    size = size or cfg.input_size
+    resample = _RESAMPLE[cfg.interpolation]
+    if cfg.mode == "squash":
+        return im.resize((size, size), resample, reducing_gap=3.0)
+    short = int(round(size / cfg.crop_pct))
+    w, h = im.size
+    scale = short / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    im = im.resize((nw, nh), resample, reducing_gap=3.0)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    return im.crop((left, top, left + size, top + size))
+
+
+def normalize(cfg: PreprocessConfig, im: Image.Image) -> np.ndarray:
+    """RGB PIL image -> float32 (3, H, W) normalised with the config's mean and std."""
+    arr = np.asarray(im, dtype=np.float32) * (1.0 / 255.0)
+    arr = (arr - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
+    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def build_transform(cfg: PreprocessConfig) -> Callable[[Image.Image], np.ndarray]:
+    """The full transform: RGB PIL image -> float32 (3, S, S)."""
+
+    def transform(im: Image.Image) -> np.ndarray:
+        return normalize(cfg, resize_for(cfg, im))
+
+    return transform

@@ -1,0 +1,263 @@
+"""The one search service object. The CLI, the HTTP API and the web page are thin layers over it."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from pixseek.encoders import Encoder
+from pixseek.errors import ImageError
+from pixseek.index import VectorIndex, create_index, load_index
+from pixseek.io import IMAGE_EXTENSIONS, load_image, walk_files
+from pixseek.search.pipeline import Decoded, batched, decode_stream
+from pixseek.store import Catalog
+from pixseek.store.catalog import NewFile
+
+Query = str | os.PathLike | Image.Image | np.ndarray
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class Hit:
+    path: str
+    score: float
+    id: int
+    t_sec: float | None = None
+    kind: str = "image"
+
+    def to_dict(self) -> dict:
+        d = {"path": self.path, "score": round(float(self.score), 6), "id": self.id}
+        if self.t_sec is not None:
+            d["t_sec"] = self.t_sec
+        return d
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    errors: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def encoded(self) -> int:
+        return self.added + self.updated
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Library:
+    """A catalog, an encoder and an index kept in step.
+
+    The catalog is the source of truth; the index is rebuilt from it whenever its saved
+    generation does not match the catalog's (a crash between the two leaves nothing wrong).
+    """
+
+    def __init__(self, catalog: Catalog, encoder: Encoder, index_kind: str = "flat",
+                 index_params: dict | None = None, batch_size: int = 32):
+        self.catalog = catalog
+        self.encoder = encoder
+        self.batch_size = batch_size
+        self.index_kind = index_kind
+        self.index_params = index_params or {}
+        self.index_path = Path(str(catalog.path) + ".index")
+        self.meta_path = Path(str(catalog.path) + ".index.json")
+        self.index: VectorIndex = self._open_index()
+
+    # -- index lifecycle ------------------------------------------------------------------------
+    @property
+    def model_id(self) -> str:
+        return self.encoder.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.encoder.embed_dim
+
+    def _open_index(self) -> VectorIndex:
+        meta = self._read_index_meta()
+        if (meta and meta.get("generation") == self.catalog.generation and meta.get("kind") == self.index_kind
+                and self.index_path.exists()):
+            return load_index(self.index_path, self.index_kind)
+        return self.rebuild_index()
+
+    def _read_index_meta(self) -> dict | None:
+        try:
+            return json.loads(self.meta_path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def rebuild_index(self) -> VectorIndex:
+        """Build the index afresh from the catalog's vectors, streamed in batches."""
+        index = create_index(self.index_kind, self.dim, **self.index_params)
+        if not index.is_trained and self.catalog.count_vectors():
+            index.train(np.concatenate([v for _, v in self.catalog.iter_vectors(self.dim)]))
+        for ids, vecs in self.catalog.iter_vectors(self.dim):
+            index.add(vecs, ids)
+        self.index = index
+        return index
+
+    def save(self) -> None:
+        """Write the index atomically, then its metadata (generation) atomically."""
+        self.index.save(self.index_path)
+        meta = {"generation": self.catalog.generation, "kind": self.index_kind, "ntotal": self.index.ntotal,
+                "model_id": self.model_id}
+        tmp = self.meta_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, self.meta_path)
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> "Library":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return self.catalog.count_files()
+
+    # -- writing --------------------------------------------------------------------------------
+    def add(self, source: str | os.PathLike | Sequence[str | os.PathLike], *, prune: bool = True,
+            progress: Progress | None = None, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> IndexReport:
+        """Index a folder (or a list of files) incrementally.
+
+        New and changed files are encoded; files whose content hash is unchanged only get their
+        stat refreshed; with ``prune``, catalog entries under the folder that no longer exist are
+        dropped. Each batch is committed on its own, so an interrupted run resumes where it stopped.
+        """
+        t0 = time.perf_counter()
+        report = IndexReport()
+        if isinstance(source, (str, os.PathLike)):
+            root = os.path.abspath(source)
+            paths = [os.path.abspath(p) for p in walk_files(root, extensions)]
+            prefix = root if os.path.isfile(root) else root.rstrip(os.sep) + os.sep
+        else:
+            paths = [os.path.abspath(p) for p in source]
+            prefix = None
+            prune = False
+        known = self.catalog.file_states(prefix)
+        todo: list[str] = []
+        for p in paths:
+            state = known.get(p)
+            try:
+                st = os.stat(p)
+            except OSError:
+                todo.append(p)  # let the decoder report it
+                continue
+            if state and state.size == st.st_size and state.mtime_ns == st.st_mtime_ns:
+                report.unchanged += 1
+            else:
+                todo.append(p)
+        if prune and prefix is not None:
+            present = set(paths)
+            gone = [p for p in known if p not in present]
+            if gone:
+                self.index.remove(np.asarray(self.catalog.remove_files(gone), np.int64))
+                report.removed = len(gone)
+        total = len(todo)
+        if progress:
+            progress(0, total)
+        done = 0
+        known_sha = {p: known[p].sha256 for p in todo if p in known}
+        stream = decode_stream(todo, self.encoder.preprocess, known_sha=known_sha)
+        for batch in batched(stream, self.batch_size):
+            self._write_batch(batch, known, report)
+            done += len(batch)
+            if progress:
+                progress(done, total)
+        if report.errors:
+            self.catalog.record_errors(report.errors)
+        self.save()
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _write_batch(self, batch: list[Decoded], known: dict, report: IndexReport) -> None:
+        good = [d for d in batch if d.pixels is not None]
+        for d in batch:
+            if d.error is not None:
+                report.errors.append(d.error.to_dict())
+            elif d.unchanged:
+                self.catalog.touch_file(d.path, d.size, d.mtime_ns)
+                report.unchanged += 1
+        if not good:
+            return
+        emb = self.encoder.embed_pixels(np.stack([d.pixels for d in good]))
+        files = [
+            NewFile(d.path, d.size, d.mtime_ns, d.sha256, emb.vectors[i:i + 1],
+                    None if emb.probs is None else emb.probs[i:i + 1], width=d.width, height=d.height)
+            for i, d in enumerate(good)
+        ]
+        added, replaced = self.catalog.write_files(files)
+        if replaced:
+            self.index.remove(np.asarray(replaced, np.int64))
+        self.index.add(emb.vectors, np.asarray(added, np.int64))
+        for d in good:
+            if d.path in known:
+                report.updated += 1
+            else:
+                report.added += 1
+
+    def remove(self, paths: Iterable[str | os.PathLike]) -> int:
+        ids = self.catalog.remove_files([os.path.abspath(p) for p in paths])
+        n = self.index.remove(np.asarray(ids, np.int64))
+        self.save()
+        return n
+
+    # -- reading --------------------------------------------------------------------------------
+    def embed(self, queries: Sequence[Query]) -> np.ndarray:
+        """Queries (paths, PIL images or vectors) -> (n, d) L2-normalised vectors.
+
+        Raises :class:`~pixseek.errors.ImageError` naming the file for an unreadable query."""
+        out = np.zeros((len(queries), self.dim), np.float32)
+        images, slots = [], []
+        for i, q in enumerate(queries):
+            if isinstance(q, np.ndarray):
+                out[i] = q.reshape(-1)
+            else:
+                im = q if isinstance(q, Image.Image) else load_image(q, min_side=self.encoder.preprocess.min_decode_side)
+                images.append(im)
+                slots.append(i)
+        if images:
+            out[slots] = self.encoder.encode_images(images)
+        return out
+
+    def search(self, queries: Query | Sequence[Query], k: int = 10) -> list[list[Hit]]:
+        """k nearest stored images for each query, best first, scored by cosine similarity."""
+        if isinstance(queries, (str, os.PathLike, Image.Image)) or (
+                isinstance(queries, np.ndarray) and queries.ndim == 1):
+            queries = [queries]
+        return self.search_vectors(self.embed(list(queries)), k)
+
+    def search_vectors(self, vectors: np.ndarray, k: int = 10) -> list[list[Hit]]:
+        scores, ids = self.index.search(vectors, k)
+        rows = self.catalog.vector_rows({int(i) for i in ids.ravel() if i >= 0})
+        results = []
+        for srow, irow in zip(scores, ids):
+            hits = []
+            for s, i in zip(srow, irow):
+                row = rows.get(int(i))
+                if row is not None:
+                    hits.append(Hit(row.path, float(s), int(i), row.t_sec, row.kind))
+            results.append(hits)
+        return results
+
+    def top_labels(self, vector_id: int, k: int = 5) -> list[tuple[str, float]]:
+        probs = self.catalog.get_probs([vector_id]).get(vector_id)
+        if probs is None or not self.encoder.labels:
+            return []
+        top = np.argsort(-probs)[:k]
+        return [(self.encoder.labels[i], float(probs[i])) for i in top]
+
+
+def describe_error(err: ImageError) -> dict:
+    return err.to_dict()

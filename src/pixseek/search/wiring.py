@@ -1,0 +1,73 @@
+"""Object wiring, in one place: which encoder, catalog and index a library is made of."""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pixseek.encoders import Encoder, create_encoder
+from pixseek.search.library import Library
+from pixseek.search.pipeline import batched, decode_stream
+from pixseek.store import Catalog
+
+
+def default_db_path() -> Path:
+    """``$PIXSEEK_DB``, else ``$XDG_DATA_HOME/pixseek/library.db``."""
+    env = os.environ.get("PIXSEEK_DB")
+    if env:
+        return Path(env)
+    data = os.environ.get("XDG_DATA_HOME", os.path.expanduser("~/.local/share"))
+    return Path(data) / "pixseek" / "library.db"
+
+
+def encoder_for_catalog(catalog: Catalog, model: str | os.PathLike | None) -> Encoder:
+    """The encoder a catalog was built with, unless ``model`` names another (then it must match)."""
+    stored = catalog.stored_encoder()
+    if model is None and stored is not None:
+        return create_encoder(stored["name"], **stored.get("options", {}))
+    return create_encoder(model)
+
+
+def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike | None = None,
+                 index: str | None = None, index_params: dict | None = None, batch_size: int = 32) -> Library:
+    """Open (or create) the library at ``db``.
+
+    ``model``: encoder name or trained-model path; default: the one the catalog was built with,
+    or the default encoder for a new catalog. A different model than the catalog's raises
+    :class:`~pixseek.errors.ModelMismatchError`.
+    """
+    catalog = Catalog(db or default_db_path())
+    try:
+        encoder = encoder_for_catalog(catalog, model)
+        catalog.bind_model(encoder.model_id, encoder.embed_dim, encoder_record(encoder, model))
+        kind = index or catalog.get_meta("index_kind") or "flat"
+        if catalog.get_meta("index_kind") != kind:
+            catalog.set_meta("index_kind", kind)
+        return Library(catalog, encoder, index_kind=kind, index_params=index_params, batch_size=batch_size)
+    except BaseException:
+        catalog.close()
+        raise
+
+
+def encoder_record(encoder: Encoder, requested) -> dict:
+    """What to store so the same encoder can be re-created from the catalog alone."""
+    name = getattr(encoder, "registry_name", None) or (str(requested) if requested else None) or encoder.model_id
+    options = getattr(encoder, "options", {})
+    return {"name": name, "options": options, "model_id": encoder.model_id}
+
+
+def encode_paths(paths: Sequence[str | os.PathLike], model: str | os.PathLike | None = None,
+                 encoder: Encoder | None = None, batch_size: int = 32):
+    """Encode files -> (vectors (n, d) float32 in input order for readable files, ok paths, errors)."""
+    encoder = encoder or create_encoder(model)
+    vecs, ok, errors = [], [], []
+    for batch in batched(decode_stream(paths, encoder.preprocess), batch_size):
+        good = [d for d in batch if d.pixels is not None]
+        errors += [d.error.to_dict() for d in batch if d.error is not None]
+        if good:
+            vecs.append(encoder.embed_pixels(np.stack([d.pixels for d in good])).vectors)
+            ok += [d.path for d in good]
+    dim = encoder.embed_dim
+    return (np.concatenate(vecs) if vecs else np.zeros((0, dim), np.float32)), ok, errors
