@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from pixseek.io import load_image
+
 _RESAMPLE = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC}
 
 
@@ -26,6 +28,7 @@ class PreprocessConfig:
     mode: str = "center_crop"
     crop_pct: float = 1.0
     interpolation: str = "bilinear"
+    background: tuple[int, int, int] = (255, 255, 255)  # transparent pixels are composited on this
 
     def __post_init__(self) -> None:
         if self.mode not in ("squash", "center_crop"):
@@ -68,3 +71,8 @@ def build_transform(cfg: PreprocessConfig) -> Callable[[Image.Image], np.ndarray
         return normalize(cfg, resize_for(cfg, im))
 
     return transform
+
+
+def load_for(cfg: PreprocessConfig, path, **kwargs) -> Image.Image:
+    """Decode ``path`` the way this config wants it (decode size hint, transparency background)."""
+    return load_image(path, min_side=cfg.min_decode_side, background=cfg.background, **kwargs)

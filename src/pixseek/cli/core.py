@@ -13,7 +13,7 @@ from pixseek.cli.app import DbOption, JsonOption, ModelOption, app, console, emi
 from pixseek.encoders import create_encoder, list_encoders
 from pixseek.errors import ImageError
 from pixseek.index import list_index_kinds
-from pixseek.io import load_image
+from pixseek.preprocess import load_for
 from pixseek.report import contact_sheet
 from pixseek.search import encode_paths, open_library
 from pixseek.search.evaluate import evaluate_folder
@@ -89,7 +89,7 @@ def search(
         good = []
         for p in paths:
             try:
-                good.append((p, load_image(p, min_side=lib.encoder.preprocess.min_decode_side)))
+                good.append((p, load_for(lib.encoder.preprocess, p)))
             except ImageError as err:
                 errors.append(err.to_dict())
         hit_lists = lib.search([im for _, im in good], k) if good else []
@@ -169,7 +169,7 @@ def tags(
     results, errors = [], []
     for path in images:
         try:
-            im = load_image(path, min_side=encoder.preprocess.min_decode_side)
+            im = load_for(encoder.preprocess, path)
         except ImageError as err:
             errors.append(err.to_dict())
             continue

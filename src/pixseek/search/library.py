@@ -14,7 +14,8 @@ from PIL import Image
 from pixseek.encoders import Encoder
 from pixseek.errors import ImageError
 from pixseek.index import VectorIndex, create_index, load_index
-from pixseek.io import IMAGE_EXTENSIONS, load_image, walk_files
+from pixseek.io import IMAGE_EXTENSIONS, walk_files
+from pixseek.preprocess import load_for
 from pixseek.search.pipeline import Decoded, batched, decode_stream
 from pixseek.store import Catalog
 from pixseek.store.catalog import NewFile
@@ -224,7 +225,7 @@ class Library:
             if isinstance(q, np.ndarray):
                 out[i] = q.reshape(-1)
             else:
-                im = q if isinstance(q, Image.Image) else load_image(q, min_side=self.encoder.preprocess.min_decode_side)
+                im = q if isinstance(q, Image.Image) else load_for(self.encoder.preprocess, q)
                 images.append(im)
                 slots.append(i)
         if images:

@@ -49,7 +49,8 @@ def read_and_decode(path: str, transform, cfg: PreprocessConfig, known_sha: str 
     if known_sha is not None and sha == known_sha:
         return Decoded(path, None, sha, st.st_size, st.st_mtime_ns, unchanged=True)
     try:
-        im = load_image(path, data=io.BytesIO(data), max_pixels=max_pixels, min_side=cfg.min_decode_side)
+        im = load_image(path, data=io.BytesIO(data), max_pixels=max_pixels, min_side=cfg.min_decode_side,
+                        background=cfg.background)
     except ImageError as err:
         return Decoded(path, None, sha, st.st_size, st.st_mtime_ns, error=err)
     w, h = im.size
