@@ -47,6 +47,7 @@ def make_session(path: Path, threads: int | None = None):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or int(os.environ.get("PIXSEEK_THREADS", 0)) or (os.cpu_count() or 1)
     opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3  # errors only: the exported graph makes ORT warn about unused constants
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
 
