@@ -46,8 +46,13 @@ def _to_rgb(im: Image.Image, background: Background) -> Image.Image:
     if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(im, dtype=np.float64)
         lo, hi = float(arr.min()), float(arr.max())
-        scale = 255.0 / (hi - lo) if hi > lo else 0.0
-        im = Image.fromarray(((arr - lo) * scale).astype(np.uint8), mode="L")
+        if im.mode == "F" and lo >= 0 and hi <= 1:
+            scaled = arr * 255.0  # float images in [0, 1]
+        elif lo >= 0 and hi <= 65535:
+            scaled = arr / 257.0  # 16-bit samples: keep absolute brightness
+        else:
+            scaled = (arr - lo) * (255.0 / (hi - lo) if hi > lo else 0.0)
+        im = Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8))
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = im.convert("RGBA")
         canvas = Image.new("RGBA", rgba.size, (*background, 255))

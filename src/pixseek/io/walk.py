@@ -40,8 +40,8 @@ def walk_files(root: str | Path, extensions: Iterable[str]) -> Iterator[Path]:
                 continue
             try:
                 is_dir = entry.is_dir(follow_symlinks=True)
-            except OSError:  # ELOOP on a self-referencing link and the like
-                continue
+            except OSError:  # ELOOP on a self-referencing link: yield it so the reader reports it
+                is_dir = False
             if is_dir:
                 subdirs.append(Path(entry.path))
             elif os.path.splitext(entry.name)[1].lower() in exts:

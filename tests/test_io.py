@@ -1,0 +1,79 @@
+"""Decoding: every format to upright RGB; every hostile file to a typed error naming it."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hostile import format_zoo, hostile_corpus
+from pixseek.errors import CorruptImageError, EmptyFileError, ImageError, ImageTooLargeError, NotAnImageError
+from pixseek.io import IMAGE_EXTENSIONS, load_image, walk_files
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("zoo")
+    return folder, format_zoo(folder)
+
+
+def test_every_format_decodes_upright_rgb(zoo):
+    folder, expected = zoo
+    ref = np.asarray(load_image(folder / "cat.png"), np.float32)
+    for name, size in expected.items():
+        im = load_image(folder / name)
+        assert im.mode == "RGB", name
+        assert im.size == size, name
+        if size == ref.shape[1::-1] and name not in ("cat-rgba.png",):
+            diff = np.abs(np.asarray(im, np.float32).mean(axis=2) - ref.mean(axis=2)).mean()
+            assert diff < 25, f"{name} decodes to a different picture (mean abs diff {diff:.1f})"
+
+
+def test_transparent_pixels_composite_on_background(zoo):
+    folder, _ = zoo
+    white = np.asarray(load_image(folder / "cat-rgba.png"))
+    black = np.asarray(load_image(folder / "cat-rgba.png", background=(0, 0, 0)))
+    w = white.shape[1]
+    assert white[:, : w // 4 - 1].min() == 255
+    assert black[:, : w // 4 - 1].max() == 0
+    assert (white[:, w // 2:] == black[:, w // 2:]).all()
+
+
+def test_exif_orientation_is_applied(zoo):
+    folder, _ = zoo
+    upright = load_image(folder / "cat-exif-rot.jpg")
+    plain = load_image(folder / "cat.png")
+    assert upright.size == plain.size[::-1]
+    rotated = np.asarray(plain.transpose(Image.Transpose.ROTATE_270), np.float32)
+    assert np.abs(np.asarray(upright, np.float32) - rotated).mean() < 12
+
+
+def test_draft_decoding_keeps_requested_size(gallery):
+    im = load_image(gallery / "astronaut.jpg", min_side=100)
+    assert min(im.size) >= 100
+
+
+def test_hostile_files_raise_typed_errors_quickly(tmp_path):
+    expected = hostile_corpus(tmp_path)
+    kinds = {"corrupt-image": CorruptImageError, "empty-file": EmptyFileError, "not-an-image": NotAnImageError,
+             "too-large": ImageTooLargeError}
+    for name, kind in expected.items():
+        t0 = time.perf_counter()
+        with pytest.raises(ImageError) as info:
+            load_image(tmp_path / name)
+        assert time.perf_counter() - t0 < 5, f"{name} took too long to reject"
+        assert info.value.kind == kind
+        assert name in str(info.value)
+        if kind in kinds:
+            assert isinstance(info.value, kinds[kind])
+
+
+def test_walk_survives_symlink_loops(tmp_path, gallery):
+    hostile_corpus(tmp_path)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "cat.jpg").write_bytes((gallery / "chelsea.jpg").read_bytes())
+    found = [p.relative_to(tmp_path).as_posix() for p in walk_files(tmp_path, IMAGE_EXTENSIONS)]
+    assert found.count("sub/cat.jpg") == 1
+    assert not any(f.startswith("loop/parent/") for f in found)
+    assert set(found) >= {"truncated.jpg", "empty.jpg", "notes.jpg", "bomb.png", "sub/cat.jpg"}
