@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from PIL import Image
@@ -58,10 +59,22 @@ def resize_for(cfg: PreprocessConfig, im: Image.Image, size: int | None = None) 
 
 
 def normalize(cfg: PreprocessConfig, im: Image.Image) -> np.ndarray:
-    """RGB PIL image -> float32 (3, H, W) normalised with the config's mean and std."""
-    arr = np.asarray(im, dtype=np.float32) * (1.0 / 255.0)
-    arr = (arr - np.asarray(cfg.mean, np.float32)) / np.asarray(cfg.std, np.float32)
-    return np.ascontiguousarray(arr.transpose(2, 0, 1))
+    """RGB PIL image -> float32 (3, H, W) normalised with the config's mean and std.
+
+    A 256-entry lookup table per channel: one gather instead of a float multiply-add chain,
+    about twice as fast, which matters because this runs for every image while the encoder works."""
+    arr = np.asarray(im)
+    lut = _lookup_table(cfg.mean, cfg.std)
+    out = np.empty((3, arr.shape[0], arr.shape[1]), np.float32)
+    for c in range(3):
+        np.take(lut[c], arr[..., c], out=out[c])
+    return out
+
+
+@lru_cache(maxsize=16)
+def _lookup_table(mean: tuple[float, ...], std: tuple[float, ...]) -> np.ndarray:
+    levels = np.arange(256, dtype=np.float32)[None, :] / np.float32(255.0)
+    return (levels - np.asarray(mean, np.float32)[:, None]) / np.asarray(std, np.float32)[:, None]
 
 
 def build_transform(cfg: PreprocessConfig) -> Callable[[Image.Image], np.ndarray]:

@@ -47,6 +47,8 @@ def make_session(path: Path, threads: int | None = None):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads or int(os.environ.get("PIXSEEK_THREADS", 0)) or (os.cpu_count() or 1)
     opts.inter_op_num_threads = 1
+    # No busy-waiting between ops: decoding threads need those cycles (end-to-end indexing on 2 cores).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     opts.log_severity_level = 3  # errors only: the exported graph makes ORT warn about unused constants
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
