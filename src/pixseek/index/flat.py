@@ -10,6 +10,9 @@ from pixseek.index.base import VectorIndex, as_ids, as_matrix
 from pixseek.index.factory import register_index
 
 
+SMALL_BATCH = 8
+
+
 class FaissIndex(VectorIndex):
     """Shared plumbing for indexes that are one FAISS object with an id map."""
 
@@ -32,8 +35,16 @@ class FaissIndex(VectorIndex):
         k = max(1, int(k))
         if self.ntotal == 0:
             return (np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
-        scores, ids = self._index.search(queries, k)
-        return scores, ids
+        # A single query is memory-bound: one thread scans as fast as two, and OpenMP threads that
+        # spin-wait on a busy 2-core machine made it 4x slower. Batches keep FAISS's threading.
+        threads = faiss.omp_get_max_threads()
+        if len(queries) < SMALL_BATCH and threads > 1:
+            faiss.omp_set_num_threads(1)
+            try:
+                return self._index.search(queries, k)
+            finally:
+                faiss.omp_set_num_threads(threads)
+        return self._index.search(queries, k)
 
     def remove(self, ids: np.ndarray) -> int:
         ids = as_ids(ids)
