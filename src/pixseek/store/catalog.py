@@ -65,6 +65,22 @@ class VectorRow:
     kind: str
 
 
+@dataclass(frozen=True)
+class ItemRow:
+    """One stored vector with its file's metadata (what the HTTP API lists and filters)."""
+
+    id: int
+    file_id: int
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    kind: str
+    width: int | None
+    height: int | None
+    t_sec: float | None
+
+
 @dataclass
 class NewFile:
     """A file to write with its vectors (several for a video, one for an image)."""
@@ -309,3 +325,13 @@ class Catalog:
         cols = ("id", "path", "size", "kind", "width", "height", "indexed_at")
         with self._lock:
             return [dict(zip(cols, r)) for r in self._db.execute(sql, args)]
+
+    def items(self, ids: Iterable[int] | None = None) -> list[ItemRow]:
+        """Vectors joined with their files, ordered by path: those in ``ids``, or all of them."""
+        sql = ("SELECT v.id, f.id, f.path, f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, v.t_sec "
+               "FROM vectors v JOIN files f ON f.id=v.file_id")
+        if ids is not None:
+            rows = self._by_ids(sql + " WHERE v.id IN ({})", ids)
+            return sorted((ItemRow(*r) for r in rows), key=lambda r: (r.path, r.id))
+        with self._lock:
+            return [ItemRow(*r) for r in self._db.execute(sql + " ORDER BY f.path, v.id")]
