@@ -1,7 +1,6 @@
 """Index registry: ``create_index(kind, dim, **params)`` and ``load_index(path)``."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,7 +37,3 @@ def load_index(path: str | Path, kind: str) -> VectorIndex:
     except KeyError:
         raise UnknownIndexError(kind, list(_KINDS)) from None
     return cls.load(path)
-
-
-def describe(index: VectorIndex) -> str:
-    return json.dumps({"kind": index.kind, "dim": index.dim, "ntotal": index.ntotal})

@@ -12,7 +12,6 @@ import numpy as np
 from PIL import Image
 
 from pixseek.encoders import Encoder
-from pixseek.errors import ImageError
 from pixseek.index import VectorIndex, create_index, load_index
 from pixseek.io import IMAGE_EXTENSIONS, walk_files
 from pixseek.preprocess import load_for
@@ -258,7 +257,3 @@ class Library:
             return []
         top = np.argsort(-probs)[:k]
         return [(self.encoder.labels[i], float(probs[i])) for i in top]
-
-
-def describe_error(err: ImageError) -> dict:
-    return err.to_dict()
