@@ -1,5 +1,6 @@
 """Command line: a thin layer over :mod:`pixseek.search`. Each feature registers its commands on ``app``."""
 from pixseek.cli.app import app, main
 from pixseek.cli import core as _core  # noqa: F401  (registers index, search, embed, eval, tags, ...)
+from pixseek.cli import serve as _serve  # noqa: F401  (registers serve)
 
 __all__ = ["app", "main"]
