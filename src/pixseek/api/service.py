@@ -157,7 +157,10 @@ class SearchService:
                             classes)
         if filters.folder is not None:
             f = filters.folder.strip("/")
-            mask &= np.fromiter((not f or d == f or d.startswith(f + "/") for d in snap.folders), bool, len(mask))
+            if f in ("", "."):  # the top level of the roots only
+                mask &= np.fromiter((d == "" for d in snap.folders), bool, len(mask))
+            else:
+                mask &= np.fromiter((d == f or d.startswith(f + "/") for d in snap.folders), bool, len(mask))
         if filters.since is not None:
             mask &= snap.mtime_ns >= _day_start_ns(filters.since)
         if filters.until is not None:
