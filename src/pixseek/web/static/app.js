@@ -157,8 +157,9 @@ function showQuery({ title, meta, img }) {
   else { el.queryImg.hidden = true; el.queryImg.removeAttribute("src"); }
 }
 
-function begin(statusText) {
+function begin(statusText, { top = true } = {}) {
   clearError();
+  if (top && window.scrollY > 0) window.scrollTo({ top: 0 });
   el.drop.classList.toggle("compact", state.mode !== "browse");
   if (state.abort) state.abort.abort();
   state.abort = new AbortController();
@@ -182,7 +183,7 @@ function summary(res, what) {
 async function browse(append = false) {
   state.mode = "browse";
   if (!append) state.offset = 0;
-  const run = begin(append ? "Loading more…" : "Loading your library…");
+  const run = begin(append ? "Loading more…" : "Loading your library…", { top: !append });
   el.query.hidden = true;
   try {
     const p = filterParams({ offset: state.offset, limit: PAGE });
@@ -406,6 +407,7 @@ async function runCompare() {
     words.textContent = `${verdict} — ${r.a.name} (${r.a.width}×${r.a.height}) vs ${r.b.name} (${r.b.width}×${r.b.height})`;
     const how = document.createElement("div"); how.className = "muted small"; how.textContent = `method: ${r.method}`;
     out.append(big, words, how);
+    out.scrollIntoView({ block: "nearest" });
   } catch (err) {
     out.replaceChildren();
     const name = err.details && err.details.file;
@@ -440,7 +442,9 @@ async function start() {
     state.info = info;
     el.info.textContent = `${info.files.toLocaleString()} images · ${info.model_id.split("/")[0]}${info.read_only ? " · read-only" : ""}`;
     $('.tab[data-view="duplicates"]').hidden = !info.features.duplicates;
-    if (info.features.text_search === "tags") el.q.placeholder = "Search by tag — e.g. cat, espresso, coin, rocket";
+    if (info.features.text_search === "tags") {
+      el.q.placeholder = window.innerWidth < 600 ? "Tag: cat, espresso…" : "Search by tag — e.g. cat, espresso, coin, rocket";
+    }
   } catch (err) { showError(err); }
   loadFacets().catch(() => {});
   route();

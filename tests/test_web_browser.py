@@ -1,0 +1,173 @@
+"""The web page in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright) against a
+real uvicorn server over a real index of the sample gallery. Screenshots go to tests/artifacts/."""
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from api_fixtures import GALLERY, QUERIES, indexed_copy, live_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    lib = indexed_copy(tmp_path_factory.mktemp("web"))
+    with live_server(lib) as base:
+        yield base
+    lib.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    assert Path(CHROMIUM).exists(), "Chromium missing: `make setup` installs the Debian packages chromium and chromium-driver"
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    pg = ctx.new_page()
+    problems: list[str] = []
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    pg.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    pg.goto(server + "/")
+    expect(pg.locator("#results .card")).to_have_count(22)
+    yield pg
+    ctx.close()
+    # 4xx answers the page asked for on purpose show up as console errors for the failed fetch; nothing else may
+    assert not [p for p in problems if "status of 4" not in p], problems
+
+
+def shot(page: Page, name: str) -> None:
+    """Screenshot once every thumbnail on screen has loaded and faded in."""
+    page.wait_for_function("""() => [...document.querySelectorAll('#results img')].every(i => {
+        const r = i.getBoundingClientRect();
+        const onScreen = r.width > 0 && r.bottom > 0 && r.top < innerHeight;
+        return !onScreen || (i.complete && !i.classList.contains('loading'));
+    })""")
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def names(page: Page) -> list[str]:
+    return page.locator("#results .card .name").all_inner_texts()
+
+
+def test_upload_then_more_like_this(page: Page):
+    t0 = time.perf_counter()
+    page.set_input_files("#file", str(QUERIES / "cat-crop.jpg"))
+    first = page.locator("#results .card.rank-1")
+    expect(first.locator(".name")).to_have_text("chelsea.jpg")
+    expect(page.locator("#results .card.rank-1 img")).to_have_js_property("complete", True)
+    upload_to_grid = time.perf_counter() - t0
+    expect(page.locator("#query-title")).to_have_text("cat-crop.jpg")
+    expect(page.locator("#status")).to_contain_text("similar images in")
+    scores = [float(s) for s in page.locator("#results .card .num").all_inner_texts()]
+    assert scores == sorted(scores, reverse=True) and len(scores) == 22
+    shot(page, "web-upload-search.png")
+    assert upload_to_grid < 5.0, f"upload to grid took {upload_to_grid:.2f}s"
+
+    # click the coffee hit: "more like this" runs a stored-item search, and the URL says so
+    page.locator("#results .card", has_text="coffee.jpg").locator("button.hit").click()
+    expect(page.locator("#query-title")).to_have_text("More like coffee.jpg")
+    expect(page).to_have_url(__import__("re").compile(r"#/similar/\d+$"))
+    expect(page.locator("#results .card")).to_have_count(21)
+    assert "coffee.jpg" not in names(page)
+    shot(page, "web-more-like-this.png")
+
+    # back goes to the previous view
+    page.go_back()
+    expect(page.locator("#query")).to_be_hidden()
+    expect(page.locator("#results .card")).to_have_count(22)
+
+
+def test_drop_and_unreadable_image(page: Page):
+    data = base64.b64encode((QUERIES / "coffee-flipped.jpg").read_bytes()).decode()
+    dt = page.evaluate_handle(
+        """b64 => { const bin = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                    const dt = new DataTransfer();
+                    dt.items.add(new File([bin], "dropped coffee.jpg", {type: "image/jpeg"}));
+                    return dt; }""", data)
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": dt})
+    expect(page.locator("#results .card.rank-1 .name")).to_have_text("coffee.jpg")
+    expect(page.locator("#query-title")).to_have_text("dropped coffee.jpg")
+
+    page.set_input_files("#file", files=[{"name": "holiday.jpg", "mimeType": "image/jpeg",
+                                          "buffer": b"this is not a JPEG at all"}])
+    alert = page.locator("#alert")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("“holiday.jpg” isn't an image we can read")
+    expect(page.locator("#results .empty")).to_be_visible()
+    shot(page, "web-unreadable.png")
+
+    half = (GALLERY / "chelsea.jpg").read_bytes()
+    page.set_input_files("#file", files=[{"name": "cut.jpg", "mimeType": "image/jpeg", "buffer": half[: len(half) // 2]}])
+    expect(alert).to_contain_text("“cut.jpg” looks damaged")
+    page.set_input_files("#file", str(QUERIES / "cat-crop.jpg"))  # recovers
+    expect(alert).to_be_hidden()
+    expect(page.locator("#results .card.rank-1 .name")).to_have_text("chelsea.jpg")
+
+
+def test_tag_query_filters_and_keyboard(page: Page):
+    page.keyboard.press("/")
+    expect(page.locator("#q")).to_be_focused()
+    page.keyboard.type("espresso")
+    page.keyboard.press("Enter")
+    expect(page.locator("#results .card.rank-1 .name")).to_have_text("coffee.jpg")
+    expect(page.locator("#query-meta")).to_contain_text("espresso")
+
+    # a tag chip runs a tag search; the tag filter narrows a listing
+    page.locator("#query-clear").click()
+    expect(page.locator("#results .card")).to_have_count(22)
+    page.select_option("#f-tag", "Egyptian cat")
+    expect(page.locator("#results .card")).to_have_count(1)
+    assert names(page) == ["chelsea.jpg"]
+    page.select_option("#f-tag", "")
+    page.fill("#f-until", "1999-01-01")
+    page.locator("#f-until").dispatch_event("change")
+    expect(page.locator("#results .empty")).to_contain_text("No images match these filters")
+    page.click("#f-clear")
+    expect(page.locator("#results .card")).to_have_count(22)
+
+    # keyboard only: tab into the grid, move with arrows, Enter searches "more like this"
+    page.locator("#results .card button.hit").first.focus()
+    page.keyboard.press("ArrowRight")
+    second = names(page)[1]
+    expect(page.locator("#results .card").nth(1).locator("button.hit")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#query-title")).to_have_text(f"More like {second}")
+    shot(page, "web-keyboard.png")
+
+
+def test_compare_tab_and_phone_layout(browser, server):
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    pg = ctx.new_page()
+    pg.goto(server + "/")
+    expect(pg.locator("#results .card")).to_have_count(22)
+    cols = pg.evaluate("getComputedStyle(document.querySelector('#results')).gridTemplateColumns.split(' ').length")
+    assert cols == 2
+    assert pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "page scrolls sideways on a phone"
+    pg.set_input_files("#file", str(QUERIES / "cat-crop.jpg"))
+    expect(pg.locator("#results .card.rank-1 .name")).to_have_text("chelsea.jpg")
+    shot(pg, "web-phone.png")
+
+    pg.click(".tab[data-view=compare]")
+    pg.set_input_files(".slot[data-side=a] input", str(GALLERY / "coffee.jpg"))
+    pg.set_input_files(".slot[data-side=b] input", str(QUERIES / "coffee-flipped.jpg"))
+    big = pg.locator("#compare-result .big")
+    expect(big).to_be_visible()
+    assert float(big.inner_text()) > 0.8
+    shot(pg, "web-compare.png")
+    ctx.close()
