@@ -5,11 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DB := .demo/demo.db
+DEMO_PORT ?= 8000
 export PIXSEEK_CACHE ?= $(CURDIR)/.cache/pixseek
 
 .PHONY: setup demo test bench clean
 
 setup: $(STAMP)
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
 
 $(STAMP): requirements.txt pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +24,8 @@ $(STAMP): requirements.txt pyproject.toml Makefile
 demo: setup
 	$(VENV)/bin/pixseek index samples/gallery --db $(DEMO_DB)
 	$(VENV)/bin/pixseek search samples/queries/cat-crop.jpg samples/queries/coffee-flipped.jpg --db $(DEMO_DB) -k 5 --sheet .demo/hits.png
+	@echo "web page: http://127.0.0.1:$(DEMO_PORT)/  (drop an image on it; Ctrl+C stops the server)"
+	$(VENV)/bin/pixseek serve --db $(DEMO_DB) --port $(DEMO_PORT)
 
 test: setup
 	$(PY) -m pytest -q
