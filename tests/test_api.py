@@ -395,3 +395,35 @@ def test_serve_command_end_to_end(lib):
     assert f"http://127.0.0.1:{port}/" in out
     missing = subprocess.run([*cmd[:4], "--db", "/nonexistent/x.db"], capture_output=True, text=True, timeout=120)
     assert missing.returncode != 0 and "no catalog" in missing.stderr
+
+
+def test_feature_seams_for_text_and_duplicates(admin_lib, client):
+    """Text search and duplicate groups come from other modules through create_app's seams; without
+    them the API says so (501 / tag search). Here the seams are filled with small reference versions
+    built on the library's real vectors."""
+    assert_error(client.get("/api/duplicates"), 501, "feature-unavailable")
+    assert client.get("/api/info").json()["features"] == {"text_search": "tags", "compare": "embedding-cosine",
+                                                          "duplicates": False}
+    lib, root = admin_lib
+    (root / "gallery" / "coffee-copy.jpg").write_bytes(jpeg_bytes(GALLERY / "coffee.jpg", quality=40, scale=0.7))
+    lib.add(root / "gallery")
+    rows = lib.catalog.items()
+    by_name = {Path(r.path).name: r.id for r in rows}
+
+    def duplicates():  # reference: connected pairs above 0.9 cosine, exhaustive
+        ids = [r.id for r in rows]
+        vecs = lib.catalog.get_vectors(ids, lib.dim)
+        sims = vecs @ vecs.T
+        return [([ids[i], ids[j]], float(sims[i, j])) for i in range(len(ids)) for j in range(i + 1, len(ids))
+                if sims[i, j] > 0.9]
+
+    def text(query: str, k: int):
+        return [(by_name["coins.jpg"], 0.5)] if "money" in query else []
+
+    with TestClient(create_app(lib, ApiSettings(), text_search=text, duplicates=duplicates)) as c:
+        groups = c.get("/api/duplicates").json()["groups"]
+        assert [sorted(i["name"] for i in g["items"]) for g in groups] == [["coffee-copy.jpg", "coffee.jpg"]]
+        found = c.get("/api/search/text", params={"q": "money"}).json()
+        assert found["query"]["kind"] == "text" and [h["name"] for h in found["hits"]] == ["coins.jpg"]
+        assert c.get("/api/search/text", params={"q": "money", "tag": "espresso"}).json()["hits"] == []
+        assert c.get("/api/info").json()["features"]["duplicates"] is True

@@ -30,26 +30,43 @@ Compare = Callable[[Image.Image, Image.Image], Comparison]
 Duplicates = Callable[[], list[tuple[list[int], float | None]]]
 
 
-def _present(module: str) -> bool:
+def _hook(module: str, name: str):
+    """``module.name`` when the module is installed and defines it, else ``None``."""
     try:
-        return importlib.util.find_spec(module) is not None
+        if importlib.util.find_spec(module) is None:
+            return None
     except (ImportError, ValueError):
-        return False
+        return None
+    return getattr(importlib.import_module(module), name, None)
 
+
+# The seam each feature module fills, by convention (one factory per module, given the open library):
+#   pixseek.text.api_text_search(library)        -> TextSearch
+#   pixseek.compare.api_compare(library)         -> Compare (returns a Comparison-like object)
+#   pixseek.compare.api_duplicates(library)      -> Duplicates
+# A module that is absent, or that does not define its factory yet, leaves the API on its fallback.
 
 def text_backend(library: Library) -> TextSearch | None:
-    if not _present("pixseek.text"):
-        return None
-    return None
+    factory = _hook("pixseek.text", "api_text_search")
+    return factory(library) if factory else None
 
 
 def compare_backend(library: Library) -> Compare | None:
-    if not _present("pixseek.compare"):
+    factory = _hook("pixseek.compare", "api_compare")
+    if not factory:
         return None
-    return None
+    inner = factory(library)
+
+    def compare(a: Image.Image, b: Image.Image) -> Comparison:
+        r = inner(a, b)
+        if isinstance(r, Comparison):
+            return r
+        return Comparison(float(r.similarity), getattr(r, "verdict", None), getattr(r, "method", "pixseek.compare"),
+                          dict(getattr(r, "details", {}) or {}))
+
+    return compare
 
 
 def duplicates_backend(library: Library) -> Duplicates | None:
-    if not _present("pixseek.compare"):
-        return None
-    return None
+    factory = _hook("pixseek.compare", "api_duplicates")
+    return factory(library) if factory else None
