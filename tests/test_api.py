@@ -427,3 +427,19 @@ def test_feature_seams_for_text_and_duplicates(admin_lib, client):
         assert found["query"]["kind"] == "text" and [h["name"] for h in found["hits"]] == ["coins.jpg"]
         assert c.get("/api/search/text", params={"q": "money", "tag": "espresso"}).json()["hits"] == []
         assert c.get("/api/info").json()["features"]["duplicates"] is True
+
+
+def test_catalog_changed_by_another_process(admin_lib):
+    """`pixseek index` in another process while the server runs: the server notices the new catalog
+    generation, rebuilds its index from the catalog, and finds the new photo."""
+    from conftest import run_cli
+
+    lib, root = admin_lib
+    with TestClient(create_app(lib, ApiSettings())) as c:
+        cat = (QUERIES / "cat-crop.jpg").read_bytes()
+        assert upload(c, cat, k=1).json()["hits"][0]["name"] != "chelsea.jpg"
+        shutil.copy2(GALLERY / "chelsea.jpg", root / "gallery" / "chelsea.jpg")
+        run_cli("index", root / "gallery", "--db", lib.catalog.path)
+        assert upload(c, cat, k=1).json()["hits"][0]["name"] == "chelsea.jpg"
+        assert c.get("/readyz").json() == {"status": "ready", "index_size": 4, "catalog_vectors": 4}
+        assert c.get("/api/items").json()["total"] == 4

@@ -13,6 +13,7 @@ import os
 import re
 import threading
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -84,6 +85,8 @@ class SearchService:
         self.thumb_dir = Path(settings.thumb_dir or str(db) + ".thumbs")
         self._snap: Snapshot | None = None
         self._snap_lock = threading.Lock()
+        self._writing = False  # one of our writes is under way: its partial commits are not "external"
+        self._own_generation: int | None = None  # the catalog generation our index matches
         self.ready = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -96,16 +99,23 @@ class SearchService:
     @property
     def snapshot(self) -> Snapshot:
         snap = self._snap
-        if snap is None or snap.generation != self.library.catalog.generation:
-            return self.refresh()
-        return snap
+        if snap is not None and (self._writing or snap.generation == self.library.catalog.generation):
+            return snap
+        return self.refresh()
 
     def refresh(self) -> Snapshot:
+        """Rebuild the snapshot for the catalog's current generation. When another process changed
+        the catalog (e.g. `pixseek index` on the same file), the in-memory index is rebuilt from it first."""
         with self._snap_lock:
             cat = self.library.catalog
             gen = cat.generation
             if self._snap is not None and self._snap.generation == gen:
                 return self._snap
+            if self._snap is not None and not self._writing and gen != self._own_generation:
+                with self.lock.write():
+                    self.library.rebuild_index()
+                    gen = cat.generation
+            self._own_generation = gen
             items = cat.items()
             ids = [r.id for r in items]
             roots = list(self.settings.roots) or sorted(folders_of(r.path for r in items))
@@ -258,6 +268,17 @@ class SearchService:
         return self.library.encoder.encode_images([image])[0]
 
     # -- writing (callers run these on the single write thread) --------------------------------
+    @contextmanager
+    def _write(self):
+        """Exclusive access for one of our own writes; the generation it ends at is ours."""
+        with self.lock.write():
+            self._writing = True
+            try:
+                yield
+            finally:
+                self._own_generation = self.library.catalog.generation
+                self._writing = False
+
     def add_uploads(self, uploads: list[tuple[str, bytes]]) -> tuple[IndexReport, list[ItemRow]]:
         """Store verified uploads under ``upload_dir`` (content-addressed names) and index them."""
         paths = []
@@ -274,7 +295,7 @@ class SearchService:
                 tmp.write_bytes(data)
                 os.replace(tmp, target)
             paths.append(str(target))
-        with self.lock.write():
+        with self._write():
             report = self.library.add(paths)
         snap = self.refresh()
         added = [snap.items[snap.pos[i]] for p in paths for i in self.library.catalog.vectors_for_path(p)
@@ -285,14 +306,14 @@ class SearchService:
         real = self.snapshot.guard.resolve(path)
         if not real.exists():
             raise ApiError(404, "not-found", f"{path}: no such file or folder")
-        with self.lock.write():
+        with self._write():
             report = self.library.add(str(real), prune=prune)
         self.refresh()
         return report
 
     def remove(self, item_ids: list[int]) -> int:
         rows = [self.item(i) for i in item_ids]
-        with self.lock.write():
+        with self._write():
             n = self.library.remove(sorted({r.path for r in rows}))
         self.refresh()
         return n
