@@ -137,7 +137,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
                 "labels": [{"label": lab, "prob": round(p, 4)} for lab, p in service.labels_of(snap, row)[:labels]]}
 
     def hits_view(hits: list[tuple[ItemRow, float]]) -> list[dict]:
-        snap = service.snapshot
+        snap = service.current
         return [item_view(snap, row) | {"score": round(score, 5), "rank": r}
                 for r, (row, score) in enumerate(hits, 1)]
 
@@ -240,7 +240,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     async def list_items(flt: FiltersDep, offset: Annotated[int, Query(ge=0)] = 0,
                          limit: Annotated[int, Query(ge=1, le=500)] = 60):
         total, rows = await on_search(service.list_items, flt, offset, limit)
-        snap = service.snapshot
+        snap = service.current
         return {"total": total, "offset": offset, "limit": limit, "items": [item_view(snap, r) for r in rows]}
 
     @app.get("/api/facets", response_model=S.Facets, tags=["library"])
@@ -253,7 +253,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     @app.get("/api/items/{item_id}", response_model=S.Item, tags=["library"])
     async def get_item(item_id: int):
         row = await on_search(service.item, item_id)
-        return item_view(service.snapshot, row, labels=5)
+        return item_view(service.current, row, labels=5)
 
     def not_modified(request: Request, etag: str, cache: str) -> Response | None:
         inm = request.headers.get("if-none-match", "")
@@ -304,14 +304,14 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
         if duplicates is None:
             raise ApiError(501, "feature-unavailable", "duplicate detection is not installed on this server")
         groups = await on_search(duplicates)
-        snap = service.snapshot
+        snap = service.current
         return {"method": "pixseek.compare",
                 "groups": [{"items": [item_view(snap, r) for r in snap.rows(ids)], "score": score}
                            for ids, score in groups]}
 
     # -- admin ----------------------------------------------------------------------------------
     def report_view(report, rows: list[ItemRow] = ()) -> dict:
-        snap = service.snapshot
+        snap = service.current
         return {**report.to_dict(), "items": [item_view(snap, r) for r in rows if r.id in snap.pos]}
 
     @app.post("/api/items", response_model=S.IndexReport, tags=["admin"], dependencies=[Depends(admin)],

@@ -103,6 +103,11 @@ class SearchService:
             return snap
         return self.refresh()
 
+    @property
+    def current(self) -> Snapshot:
+        """The latest snapshot without checking the catalog (for shaping answers on the event loop)."""
+        return self._snap if self._snap is not None else self.refresh()
+
     def refresh(self) -> Snapshot:
         """Rebuild the snapshot for the catalog's current generation. When another process changed
         the catalog (e.g. `pixseek index` on the same file), the in-memory index is rebuilt from it first."""
@@ -130,7 +135,10 @@ class SearchService:
                     if p is not None and len(p) == n_labels:
                         probs[j] = p
             if probs is not None and len(items):
-                top_idx = np.argsort(-probs.astype(np.float32), axis=1)[:, :TOP_LABELS]
+                part = (np.argpartition(-probs, TOP_LABELS, axis=1)[:, :TOP_LABELS] if n_labels > TOP_LABELS
+                        else np.tile(np.arange(n_labels), (len(items), 1)))
+                order = np.argsort(-np.take_along_axis(probs, part, 1), axis=1)
+                top_idx = np.take_along_axis(part, order, 1)
                 top_p = np.take_along_axis(probs, top_idx, 1).astype(np.float32)
             else:
                 top_idx = np.zeros((len(items), 0), np.int64)
@@ -150,8 +158,8 @@ class SearchService:
                         max_pixels=self.settings.max_pixels)
 
     def labels_of(self, snap: Snapshot, row: ItemRow) -> list[tuple[str, float]]:
-        j = snap.pos[row.id]
-        if not self.vocab or snap.top_idx.shape[1] == 0 or snap.top_p[j, 0] <= 0:
+        j = snap.pos.get(row.id)
+        if j is None or not self.vocab or snap.top_idx.shape[1] == 0 or snap.top_p[j, 0] <= 0:
             return []
         return [(self.vocab.labels[int(c)], float(p)) for c, p in zip(snap.top_idx[j], snap.top_p[j])]
 
