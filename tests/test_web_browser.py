@@ -104,6 +104,16 @@ def test_drop_and_unreadable_image(page: Page):
     expect(page.locator("#results .card.rank-1 .name")).to_have_text("coffee.jpg")
     expect(page.locator("#query-title")).to_have_text("dropped coffee.jpg")
 
+    # paste (Ctrl+V of an image): a real ClipboardEvent carrying a file
+    cat = base64.b64encode((QUERIES / "cat-crop.jpg").read_bytes()).decode()
+    page.evaluate(
+        """b64 => { const bin = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+                    const dt = new DataTransfer();
+                    dt.items.add(new File([bin], "image.png", {type: "image/jpeg"}));
+                    document.body.dispatchEvent(new ClipboardEvent("paste", {clipboardData: dt, bubbles: true})); }""", cat)
+    expect(page.locator("#results .card.rank-1 .name")).to_have_text("chelsea.jpg")
+    expect(page.locator("#query-title")).to_have_text("image.png")
+
     page.set_input_files("#file", files=[{"name": "holiday.jpg", "mimeType": "image/jpeg",
                                           "buffer": b"this is not a JPEG at all"}])
     alert = page.locator("#alert")

@@ -342,7 +342,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
         response = await call_next(request)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if response.media_type == "text/html" or request.url.path == "/":
+        if request.url.path == "/":  # the page; /docs keeps FastAPI's own (CDN-hosted) Swagger UI working
             response.headers.setdefault("Content-Security-Policy", CSP)
         return response
 
