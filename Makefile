@@ -8,7 +8,7 @@ DEMO_DB := .demo/demo.db
 DEMO_PORT ?= 8000
 export PIXSEEK_CACHE ?= $(CURDIR)/.cache/pixseek
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench clean bench-deps
 
 setup: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver)
@@ -29,6 +29,12 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# Font packages for the glyph dev set (bench/datasets/glyphs.py); installs only what is missing.
+GLYPH_FONTS := $(shell grep -v "^#" bench/datasets/glyph_fonts.txt)
+bench-deps:
+	@missing=$$(for p in $(GLYPH_FONTS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
 
 clean:
 	rm -rf .demo .cache

@@ -76,3 +76,11 @@ class UnknownIndexError(PixseekError):
 
 class DatasetError(PixseekError):
     """A labelled folder does not have the expected layout."""
+
+
+class TrainedModelError(PixseekError):
+    """A trained ``.model`` file is missing, damaged or of an unknown format."""
+
+    def __init__(self, path: str | Path, cause: str):
+        self.path, self.cause = str(path), cause
+        super().__init__(f"{self.path}: {cause}")

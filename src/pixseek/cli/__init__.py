@@ -2,5 +2,6 @@
 from pixseek.cli.app import app, main
 from pixseek.cli import core as _core  # noqa: F401  (registers index, search, embed, eval, tags, ...)
 from pixseek.cli import serve as _serve  # noqa: F401  (registers serve)
+from pixseek.cli import train as _train  # noqa: F401  (registers train, tag-train)
 
 __all__ = ["app", "main"]

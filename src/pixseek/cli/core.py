@@ -78,6 +78,7 @@ def search(
     k: Annotated[int, typer.Option("-k", "--top", help="Hits per query.")] = 10,
     query_list: Annotated[Path | None, typer.Option("--list", help="File with one query path per line.")] = None,
     sheet: Annotated[Path | None, typer.Option("--sheet", help="Write a contact sheet PNG of queries and hits.")] = None,
+    tag: Annotated[str | None, typer.Option("--tag", help="Only images given this tag at indexing time (see `pixseek tags`).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Find the K most similar indexed images to each query image."""
@@ -92,7 +93,7 @@ def search(
                 good.append((p, load_for(lib.encoder.preprocess, p)))
             except ImageError as err:
                 errors.append(err.to_dict())
-        hit_lists = lib.search([im for _, im in good], k) if good else []
+        hit_lists = lib.search([im for _, im in good], k, tag=tag) if good else []
         for (p, im), hits in zip(good, hit_lists):
             results.append({"query": p, "hits": [h.to_dict() for h in hits]})
             rows.append((im, Path(p).name, [(h.path, f"{Path(h.path).name}\n{h.score:.3f}") for h in hits]))
@@ -174,16 +175,18 @@ def tags(
             errors.append(err.to_dict())
             continue
         probs = encoder.embed_pixels(encoder.transform()(im)[None]).probs[0]
-        top = np.argsort(-probs)[:k]
-        results.append({"path": str(path), "labels": [{"label": encoder.labels[i], "prob": round(float(probs[i]), 5)}
-                                                       for i in top]})
+        labels = []
+        for group, start, stop in encoder.label_groups():  # a trained tagger: its labels, then ImageNet's
+            top = start + np.argsort(-probs[start:stop])[:k]
+            labels += [{"label": encoder.labels[i], "prob": round(float(probs[i]), 5), "group": group} for i in top]
+        results.append({"path": str(path), "labels": labels})
     if as_json:
         emit_json({"results": results, "errors": errors})
     else:
         for r in results:
             out.print(f"[bold]{r['path']}[/bold]")
             for lab in r["labels"]:
-                out.print(f"  {lab['prob']:.3f}  {lab['label']}")
+                out.print(f"  {lab['prob']:.3f}  {lab['label']}" + (f"  [{lab['group']}]" if lab["group"] != "labels" else ""))
         print_errors(errors)
     if errors and not results:
         raise typer.Exit(2)

@@ -12,6 +12,7 @@ from pixseek.encoders.registry import (
 
 # Importing the modules registers their encoders.
 from pixseek.encoders import efficientnet as _efficientnet  # noqa: E402,F401
+from pixseek.encoders import trained as _trained  # noqa: E402,F401  (loads trained .model files)
 
 __all__ = [
     "Embedding",

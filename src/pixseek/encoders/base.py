@@ -52,6 +52,22 @@ class Encoder(ABC):
         t = self.transform()
         return self.embed_pixels(np.stack([t(im) for im in images])).vectors
 
+    def label_groups(self) -> list[tuple[str, int, int]]:
+        """``labels`` as named slices ``(group, start, stop)``, one per classifier head (a trained
+        tagger has its user labels and the ImageNet labels); each slice's probabilities are its own."""
+        return [("labels", 0, len(self.labels))] if self.labels else []
+
+    def tags(self, probs: np.ndarray, min_prob: float = 0.15, top: int = 3) -> list[list[tuple[str, float]]]:
+        """Per row of ``probs``: each label group's labels holding at least ``min_prob`` (``top`` at most),
+        what indexing stores for ``search --tag``."""
+        out: list[list[tuple[str, float]]] = [[] for _ in range(len(probs))]
+        for _, start, stop in self.label_groups():
+            part = probs[:, start:stop]
+            order = np.argsort(-part, axis=1)[:, :top]
+            for row, idx in enumerate(order):
+                out[row] += [(self.labels[start + j], float(part[row, j])) for j in idx if part[row, j] >= min_prob]
+        return out
+
     def feature_maps(self, pixels: np.ndarray) -> np.ndarray:
         """(n, 3, H, W) -> (n, C, h, w) convolutional features, for encoders that have them."""
         raise NotImplementedError(f"{self.model_id} exposes no feature maps")

@@ -192,9 +192,11 @@ class Library:
         if not good:
             return
         emb = self.encoder.embed_pixels(np.stack([d.pixels for d in good]))
+        tags = self.encoder.tags(emb.probs) if emb.probs is not None and self.encoder.labels else None
         files = [
             NewFile(d.path, d.size, d.mtime_ns, d.sha256, emb.vectors[i:i + 1],
-                    None if emb.probs is None else emb.probs[i:i + 1], width=d.width, height=d.height)
+                    None if emb.probs is None else emb.probs[i:i + 1], width=d.width, height=d.height,
+                    tags=None if tags is None else tags[i:i + 1])
             for i, d in enumerate(good)
         ]
         added, replaced = self.catalog.write_files(files)
@@ -231,15 +233,16 @@ class Library:
             out[slots] = self.encoder.encode_images(images)
         return out
 
-    def search(self, queries: Query | Sequence[Query], k: int = 10) -> list[list[Hit]]:
-        """k nearest stored images for each query, best first, scored by cosine similarity."""
+    def search(self, queries: Query | Sequence[Query], k: int = 10, tag: str | None = None) -> list[list[Hit]]:
+        """k nearest stored images for each query, best first, scored by cosine similarity;
+        with ``tag``, only among images tagged so at indexing time."""
         if isinstance(queries, (str, os.PathLike, Image.Image)) or (
                 isinstance(queries, np.ndarray) and queries.ndim == 1):
             queries = [queries]
-        return self.search_vectors(self.embed(list(queries)), k)
+        return self.search_vectors(self.embed(list(queries)), k, tag=tag)
 
-    def search_vectors(self, vectors: np.ndarray, k: int = 10) -> list[list[Hit]]:
-        scores, ids = self.index.search(vectors, k)
+    def search_vectors(self, vectors: np.ndarray, k: int = 10, tag: str | None = None) -> list[list[Hit]]:
+        scores, ids = self.index.search(vectors, k) if tag is None else self._search_tagged(vectors, k, tag)
         rows = self.catalog.vector_rows({int(i) for i in ids.ravel() if i >= 0})
         results = []
         for srow, irow in zip(scores, ids):
@@ -250,6 +253,13 @@ class Library:
                     hits.append(Hit(row.path, float(s), int(i), row.t_sec, row.kind))
             results.append(hits)
         return results
+
+    def _search_tagged(self, vectors: np.ndarray, k: int, tag: str) -> tuple[np.ndarray, np.ndarray]:
+        """Exact search restricted to the vectors stored with ``tag``."""
+        ids = np.asarray(self.catalog.ids_with_tag(tag), np.int64)
+        scores = np.asarray(vectors, np.float32) @ self.catalog.get_vectors(ids, self.dim).T
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(scores, order, axis=1), ids[order]
 
     def top_labels(self, vector_id: int, k: int = 5) -> list[tuple[str, float]]:
         probs = self.catalog.get_probs([vector_id]).get(vector_id)

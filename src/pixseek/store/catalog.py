@@ -44,6 +44,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX vectors_file ON vectors(file_id);
     CREATE TABLE errors (path TEXT PRIMARY KEY, kind TEXT NOT NULL, cause TEXT NOT NULL, at REAL NOT NULL);
     """,
+    # 2: tags assigned at indexing time from the encoder's classifier head(s), for `search --tag`
+    """
+    CREATE TABLE tags (
+        vector_id INTEGER NOT NULL REFERENCES vectors(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        score REAL NOT NULL,
+        PRIMARY KEY (vector_id, tag)
+    );
+    CREATE INDEX tags_tag ON tags(tag);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -95,6 +105,12 @@ class NewFile:
     kind: str = "image"
     width: int | None = None
     height: int | None = None
+    tags: list[list[tuple[str, float]]] | None = None  # per vector: (tag, probability)
+
+
+def normalize_tag(tag: str) -> str:
+    """Tags are stored and matched lower-case with single spaces ("Running_Shoe" == "running shoe")."""
+    return " ".join(tag.replace("_", " ").split()).lower()
 
 
 class Catalog:
@@ -229,6 +245,9 @@ class Catalog:
                         (file_id, times[i], vec.tobytes(), None if probs is None else probs[i].tobytes()),
                     )
                     added.append(cur.lastrowid)
+                    if f.tags is not None:
+                        db.executemany("INSERT OR REPLACE INTO tags(vector_id, tag, score) VALUES(?,?,?)",
+                                       [(cur.lastrowid, normalize_tag(t), float(p)) for t, p in f.tags[i]])
                 db.execute("DELETE FROM errors WHERE path=?", (f.path,))
             self._bump(db)
         return added, removed
@@ -304,6 +323,17 @@ class Catalog:
         ids = list(ids)
         found = {r[0]: r[1] for r in self._by_ids("SELECT id, embedding FROM vectors WHERE id IN ({})", ids)}
         return np.stack([np.frombuffer(found[i], np.float32) for i in ids]) if ids else np.zeros((0, dim), np.float32)
+
+    def ids_with_tag(self, tag: str) -> list[int]:
+        """Vector ids tagged ``tag`` at indexing time (case and ``_`` insensitive)."""
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT vector_id FROM tags WHERE tag=? ORDER BY vector_id",
+                                                   (normalize_tag(tag),))]
+
+    def tag_counts(self) -> list[tuple[str, int]]:
+        with self._lock:
+            return [tuple(r) for r in self._db.execute(
+                "SELECT tag, COUNT(*) FROM tags GROUP BY tag ORDER BY COUNT(*) DESC, tag")]
 
     def get_probs(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
         rows = self._by_ids("SELECT id, probs FROM vectors WHERE id IN ({}) AND probs IS NOT NULL", ids)
