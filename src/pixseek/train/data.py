@@ -120,7 +120,7 @@ def augment(im: Image.Image, cfg: AugmentConfig, rng: random.Random) -> Image.Im
 def augmented_decoder(cfg: AugmentConfig, seed: int):
     """A ``decode`` for :func:`~pixseek.search.pipeline.decode_stream` that augments before the transform.
 
-    The random state is derived from (seed, path), so a view is the same on every run (cacheable)."""
+    The random state is derived from (seed, file content), so a view is the same on every run (cacheable)."""
 
     def decode(path: str, transform, pp: PreprocessConfig, known_sha=None) -> Decoded:
         try:
@@ -131,7 +131,7 @@ def augmented_decoder(cfg: AugmentConfig, seed: int):
             return Decoded(path, None, "", 0, 0, error=err)
         except OSError:
             return read_and_decode(path, transform, pp)  # let the standard reader name the error
-        rng = random.Random(f"{seed}:{path}")
+        rng = random.Random(f"{seed}:{hashlib.sha1(data).hexdigest()}")
         return Decoded(path, transform(augment(im, cfg, rng)), "", len(data), 0, im.width, im.height)
 
     return decode
