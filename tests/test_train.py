@@ -166,3 +166,16 @@ def test_feature_cache_is_reused(tiny):
     assert first.vectors.shape == (2, 64, 1280)
     np.testing.assert_array_equal(first.vectors, again.vectors)
     assert not np.allclose(first.vectors[0], first.vectors[1])  # view 1 is augmented
+
+
+def test_last_block_finetune_ships_its_backbone(tiny, tmp_path):
+    t = train_embedding(tiny, tmp_path / "ft.model", EmbeddingRecipe(finetune="last-block", batch_size=32,
+                                                                      train=TrainConfig(epochs=3, lr=3e-3)))
+    assert t.result.best_epoch > 0, t.result.to_dict()  # else the best weights are the untouched base ones
+    with zipfile.ZipFile(t.path) as zf:
+        assert "backbone.onnx" in zf.namelist()
+    enc, base = create_encoder(t.path), create_encoder()
+    pixels = np.stack([enc.transform()(Image.open(p).convert("RGB")) for p in sorted(tiny.glob("*/2.png"))])
+    assert not np.allclose(enc.feature_maps(pixels), base.feature_maps(pixels), atol=1e-4)  # trained weights
+    vecs = enc.embed_pixels(pixels).vectors
+    assert vecs.shape == (8, 128) and np.isfinite(vecs).all()

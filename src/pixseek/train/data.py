@@ -10,7 +10,6 @@ import os
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps

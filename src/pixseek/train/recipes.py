@@ -20,7 +20,6 @@ from pixseek.errors import DatasetError
 from pixseek.metrics import retrieval_metrics
 from pixseek.train.artifact import save_model
 from pixseek.train.data import (
-    AugmentConfig,
     FeatureBatches,
     Features,
     FeatureSpec,
