@@ -170,8 +170,7 @@ def test_feature_cache_is_reused(tiny):
 
 def test_last_block_finetune_ships_its_backbone(tiny, tmp_path):
     t = train_embedding(tiny, tmp_path / "ft.model", EmbeddingRecipe(finetune="last-block", batch_size=32,
-                                                                      train=TrainConfig(epochs=3, lr=3e-3)))
-    assert t.result.best_epoch > 0, t.result.to_dict()  # else the best weights are the untouched base ones
+                                                                      train=TrainConfig(epochs=2, restore_best=False)))
     with zipfile.ZipFile(t.path) as zf:
         assert "backbone.onnx" in zf.namelist()
     enc, base = create_encoder(t.path), create_encoder()

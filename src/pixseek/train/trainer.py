@@ -34,6 +34,7 @@ class TrainConfig:
     warmup_epochs: int = 1
     seed: int = 0
     max_seconds: float | None = None  # wall-clock budget; stops after the epoch that crosses it
+    restore_best: bool = True  # end with the best epoch's weights (else the last epoch's)
 
 
 @dataclass
@@ -150,7 +151,8 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
         if config.max_seconds is not None and time.perf_counter() - t_start > config.max_seconds:
             result.stopped = "time-budget"
             break
-    model.load_state_dict(best_state)
+    if config.restore_best:
+        model.load_state_dict(best_state)
     model.eval()
     result.seconds = time.perf_counter() - t_start
     return result
