@@ -44,6 +44,12 @@ class UnreadableFileError(ImageError):
     kind = "unreadable"
 
 
+class CorruptVideoError(ImageError):
+    """A video could not be decoded (to the end): the frames before the damage may still have been used."""
+
+    kind = "corrupt-video"
+
+
 class CatalogError(PixseekError):
     """The catalog is missing, damaged or of an unknown schema."""
 

@@ -13,10 +13,12 @@ from pixseek.cli.app import DbOption, JsonOption, ModelOption, app, console, emi
 from pixseek.encoders import create_encoder, list_encoders
 from pixseek.errors import ImageError
 from pixseek.index import list_index_kinds
+from pixseek.io.video import format_timestamp
 from pixseek.preprocess import load_for
 from pixseek.report import contact_sheet
 from pixseek.search import encode_paths, open_library
 from pixseek.search.evaluate import evaluate_folder
+from pixseek.search.video import hit_label, hit_picture
 
 
 def read_list(path: Path | None) -> list[str]:
@@ -96,7 +98,8 @@ def search(
         hit_lists = lib.search([im for _, im in good], k, tag=tag) if good else []
         for (p, im), hits in zip(good, hit_lists):
             results.append({"query": p, "hits": [h.to_dict() for h in hits]})
-            rows.append((im, Path(p).name, [(h.path, f"{Path(h.path).name}\n{h.score:.3f}") for h in hits]))
+            rows.append((im, Path(p).name, [(hit_picture(h) if sheet is not None else h.path,
+                                             f"{hit_label(h)}\n{h.score:.3f}") for h in hits]))
     if sheet is not None and rows:
         contact_sheet(rows, sheet)
     if as_json:
@@ -105,7 +108,8 @@ def search(
         for r in results:
             out.print(f"[bold]{r['query']}[/bold]")
             for rank, h in enumerate(r["hits"], 1):
-                out.print(f"  {rank:>3}  {h['score']:.4f}  {h['path']}")
+                at = f" @ {format_timestamp(h['t_sec'])}" if h.get("kind") == "video" else ""
+                out.print(f"  {rank:>3}  {h['score']:.4f}  {h['path']}{at}")
         print_errors(errors)
         if sheet is not None and rows:
             console.print(f"contact sheet: {sheet}")

@@ -14,6 +14,7 @@ from PIL import Image
 from pixseek.encoders import Encoder
 from pixseek.index import VectorIndex, create_index, load_index
 from pixseek.io import IMAGE_EXTENSIONS, walk_files
+from pixseek.io.video import VIDEO_EXTENSIONS, is_video
 from pixseek.preprocess import load_for
 from pixseek.search.pipeline import Decoded, batched, decode_stream
 from pixseek.store import Catalog
@@ -30,11 +31,15 @@ class Hit:
     id: int
     t_sec: float | None = None
     kind: str = "image"
+    t_start: float | None = None  # a video hit merged over a shot: its time range (t_sec is the best frame)
+    t_end: float | None = None
 
     def to_dict(self) -> dict:
         d = {"path": self.path, "score": round(float(self.score), 6), "id": self.id}
         if self.t_sec is not None:
             d["t_sec"] = self.t_sec
+        if self.kind != "image":
+            d |= {"kind": self.kind, "t_start": self.t_start, "t_end": self.t_end}
         return d
 
 
@@ -128,7 +133,8 @@ class Library:
 
     # -- writing --------------------------------------------------------------------------------
     def add(self, source: str | os.PathLike | Sequence[str | os.PathLike], *, prune: bool = True,
-            progress: Progress | None = None, extensions: Iterable[str] = IMAGE_EXTENSIONS) -> IndexReport:
+            progress: Progress | None = None, extensions: Iterable[str] = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS,
+            video_progress: Callable[[str, float, float], None] | None = None) -> IndexReport:
         """Index a folder (or a list of files) incrementally.
 
         New and changed files are encoded; files whose content hash is unchanged only get their
@@ -165,6 +171,8 @@ class Library:
                 self.index.remove(np.asarray(self.catalog.remove_files(gone), np.int64))
                 report.removed = len(gone)
         total = len(todo)
+        videos = [p for p in todo if is_video(p)]  # encoded and committed whole, one at a time (search/video.py)
+        todo = [p for p in todo if not is_video(p)]
         if progress:
             progress(0, total)
         done = 0
@@ -175,6 +183,12 @@ class Library:
             done += len(batch)
             if progress:
                 progress(done, total)
+        if videos:
+            from pixseek.search.video import add_videos
+
+            add_videos(self, videos, known, report, progress=video_progress)
+            if progress:
+                progress(total, total)
         if report.errors:
             self.catalog.record_errors(report.errors)
         self.save()
@@ -242,6 +256,9 @@ class Library:
         return self.search_vectors(self.embed(list(queries)), k, tag=tag)
 
     def search_vectors(self, vectors: np.ndarray, k: int = 10, tag: str | None = None) -> list[list[Hit]]:
+        """Video frames from one shot come back merged into one hit with a time range (search/video.py)."""
+        videos, want = self.catalog.has_kind("video"), k
+        k = k * 4 if videos else k  # merged frames make room for more distinct hits
         scores, ids = self.index.search(vectors, k) if tag is None else self._search_tagged(vectors, k, tag)
         rows = self.catalog.vector_rows({int(i) for i in ids.ravel() if i >= 0})
         results = []
@@ -251,6 +268,11 @@ class Library:
                 row = rows.get(int(i))
                 if row is not None:
                     hits.append(Hit(row.path, float(s), int(i), row.t_sec, row.kind))
+            if videos:
+                from pixseek.search.video import merge_video_hits
+
+                vids = [h.id for h in hits if h.kind == "video"]
+                hits = merge_video_hits(hits, dict(zip(vids, self.catalog.get_vectors(vids, self.dim))))[:want]
             results.append(hits)
         return results
 

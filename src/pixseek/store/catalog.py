@@ -286,6 +286,11 @@ class Catalog:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
 
+    def has_kind(self, kind: str) -> bool:
+        """Whether any file of this kind ("image", "video") is stored."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM files WHERE kind=? LIMIT 1", (kind,)).fetchone() is not None
+
     def count_vectors(self) -> int:
         with self._lock:
             return self._db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]

@@ -1,0 +1,152 @@
+"""Videos in the library: one catalog file per video, one vector per sampled frame (with its time).
+
+A video is committed in one transaction once all its frames are encoded, so an interrupted run
+leaves nothing half-written: the next run sees the video as new (or still changed) and encodes it
+again from the start. A damaged or truncated video keeps the frames decoded before the damage and
+is reported as a :class:`~pixseek.errors.CorruptVideoError`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+from PIL import Image
+
+from pixseek.errors import CorruptVideoError, ImageError, UnreadableFileError
+from pixseek.io.video import SamplingConfig, format_timestamp, frame_at, sample_frames
+from pixseek.store.catalog import FileState, NewFile
+
+if TYPE_CHECKING:
+    from pixseek.search.library import Hit, IndexReport, Library
+
+VideoProgress = Callable[[str, float, float], None]  # (path, seconds done, duration)
+
+
+def file_sha256(path: str, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def encode_video(lib: "Library", path: str, cfg: SamplingConfig = SamplingConfig(), *,
+                 progress: VideoProgress | None = None) -> tuple[NewFile | None, ImageError | None]:
+    """Sample and encode one video. Returns (file to write or None, error or None): a truncated
+    video gives both its frames so far and the error."""
+    st = os.stat(path)
+    sha = file_sha256(path)
+    times: list[float] = []
+    vectors, probs, tags = [], [], []
+    size = (0, 0)
+    batch: list = []
+    error: ImageError | None = None
+
+    def flush() -> None:
+        emb = lib.encoder.embed_pixels(np.stack([lib_transform(f.image) for f in batch]))
+        vectors.append(emb.vectors)
+        if emb.probs is not None:
+            probs.append(emb.probs)
+            if lib.encoder.labels:
+                tags.extend(lib.encoder.tags(emb.probs))
+        times.extend(f.t_sec for f in batch)
+        batch.clear()
+
+    lib_transform = lib.encoder.transform()
+    report_time = (lambda t, d: progress(path, t, d)) if progress else None
+    try:
+        for frame in sample_frames(path, cfg, progress=report_time):
+            size = frame.image.size
+            batch.append(frame)
+            if len(batch) >= lib.batch_size:
+                flush()
+    except ImageError as err:
+        error = err
+    if batch:
+        flush()
+    if not times:
+        return None, error or CorruptVideoError(path, "no decodable frame")
+    new = NewFile(path, st.st_size, st.st_mtime_ns, sha, np.concatenate(vectors),
+                  np.concatenate(probs) if probs else None, t_sec=times, kind="video",
+                  width=size[0], height=size[1], tags=tags if tags else None)
+    return new, error
+
+
+def add_videos(lib: "Library", paths: Sequence[str], known: dict[str, FileState], report: "IndexReport",
+               cfg: SamplingConfig = SamplingConfig(), *, progress: VideoProgress | None = None) -> None:
+    """Encode and commit each video (new or changed) whole; count it in ``report``."""
+    for path in paths:
+        state = known.get(path)
+        try:
+            if state is not None and file_sha256(path) == state.sha256:
+                st = os.stat(path)
+                lib.catalog.touch_file(path, st.st_size, st.st_mtime_ns)
+                report.unchanged += 1
+                continue
+            new, error = encode_video(lib, path, cfg, progress=progress)
+        except OSError as exc:
+            new, error = None, UnreadableFileError(path, f"cannot read ({exc.strerror or exc})")
+        if error is not None:
+            report.errors.append(error.to_dict())
+        if new is None:
+            continue
+        added, replaced = lib.catalog.write_files([new])
+        if replaced:
+            lib.index.remove(np.asarray(replaced, np.int64))
+        lib.index.add(np.ascontiguousarray(new.vectors, np.float32), np.asarray(added, np.int64))
+        if state is not None:
+            report.updated += 1
+        else:
+            report.added += 1
+
+
+def merge_video_hits(hits: Sequence["Hit"], vectors: Mapping[int, np.ndarray] | None = None, *,
+                     gap: float = 12.0, min_similarity: float = 0.7) -> list["Hit"]:
+    """Merge hits on the same video that belong to one shot into one hit spanning
+    ``t_start``..``t_end``, scored and timed by its best member. Two hits are in one shot when they
+    are consecutive samples (adjacent vector ids), at most ``gap`` seconds apart and, when their
+    ``vectors`` are given, at least ``min_similarity`` alike (cosine). Images pass through; the
+    order stays best first."""
+    out: list[Hit] = []
+    slot_of: dict[int, int] = {}  # vector id -> position in out
+    time_of: dict[int, float] = {}
+    for h in sorted(hits, key=lambda h: -h.score):
+        if h.kind != "video" or h.t_sec is None:
+            out.append(h)
+            continue
+        slot = None
+        for nid in (h.id - 1, h.id + 1):
+            pos = slot_of.get(nid)
+            if (pos is not None and out[pos].path == h.path and abs(time_of[nid] - h.t_sec) <= gap
+                    and (vectors is None or float(np.dot(vectors[nid], vectors[h.id])) >= min_similarity)):
+                slot = pos
+                break
+        if slot is None:
+            out.append(replace(h, t_start=h.t_sec, t_end=h.t_sec))
+            slot = len(out) - 1
+        else:
+            best = out[slot]
+            out[slot] = replace(best, t_start=min(best.t_start, h.t_sec), t_end=max(best.t_end, h.t_sec))
+        slot_of[h.id], time_of[h.id] = slot, h.t_sec
+    return out
+
+
+def hit_label(hit: "Hit") -> str:
+    """``cam3.mp4 @ 00:12:41.2`` for a video hit, the file name for an image."""
+    name = os.path.basename(hit.path)
+    return f"{name} @ {format_timestamp(hit.t_sec)}" if hit.kind == "video" and hit.t_sec is not None else name
+
+
+def hit_picture(hit: "Hit") -> Image.Image | str:
+    """What to show for a hit: the video's frame at the hit's time, or the image's path (an
+    unreadable video gives its path too, which a contact sheet draws as a placeholder)."""
+    if hit.kind != "video" or hit.t_sec is None:
+        return hit.path
+    try:
+        return frame_at(hit.path, hit.t_sec)
+    except ImageError:
+        return hit.path
