@@ -80,7 +80,7 @@ def write(out: Path, shots: list[Shot], size: tuple[int, int] = (1280, 720), fps
     rng = np.random.default_rng(seed)
     noise_bank = [rng.normal(0, noise, (size[1], size[0], 3)).astype(np.int16) for _ in range(8)]
     out.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(out), "w") as container:
+    with av.open(str(out), "w", options={"movflags": "+faststart"}) as container:  # index first: a cut file stays readable
         stream = container.add_stream("libx264", rate=fps, options={"preset": "veryfast", "crf": "23", "g": str(gop)})
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         n = 0

@@ -1,0 +1,136 @@
+"""Video search end to end: a generated video with known scenes, indexed beside images through the real CLI."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import GALLERY, run_cli
+from pixseek.io.video import format_timestamp, frame_at, sample_frames
+from pixseek.search.library import Hit
+from pixseek.search.video import merge_video_hits
+
+# (photo, start, end, motion): four scenes, the first one coming back at the end.
+SCENES = [("astronaut.jpg", 0, 5, "static"), ("coffee.jpg", 5, 10, "pan"), ("rocket.jpg", 10, 15, "zoom"),
+          ("chelsea.jpg", 15, 19, "static"), ("astronaut.jpg", 19, 22, "pan")]
+FPS, SIZE = 10, (320, 240)
+
+
+def _frame(im: Image.Image, motion: str, u: float) -> np.ndarray:
+    w, h = im.size
+    cw, ch = (w * 0.8, h * 0.8) if motion != "static" else (w, h)
+    if motion == "zoom":
+        cw, ch = w * (1 - 0.3 * u), h * (1 - 0.3 * u)
+        x, y = (w - cw) / 2, (h - ch) / 2
+    else:
+        x, y = (w - cw) * (u if motion == "pan" else 0.5), (h - ch) / 2
+    return np.asarray(im.resize(SIZE, Image.Resampling.BILINEAR, box=(x, y, x + cw, y + ch)))
+
+
+def write_video(path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", options={"movflags": "+faststart"}) as c:
+        s = c.add_stream("libx264", rate=FPS, options={"preset": "veryfast", "g": str(FPS)})
+        s.width, s.height, s.pix_fmt = *SIZE, "yuv420p"
+        for name, start, end, motion in SCENES:
+            im = Image.open(GALLERY / name).convert("RGB")
+            n = (end - start) * FPS
+            for j in range(n):
+                arr = np.clip(_frame(im, motion, j / (n - 1)) + rng.normal(0, 3, (SIZE[1], SIZE[0], 3)), 0, 255)
+                for pkt in s.encode(av.VideoFrame.from_ndarray(arr.astype(np.uint8), format="rgb24")):
+                    c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return path
+
+
+@pytest.fixture(scope="module")
+def footage(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("footage")
+    write_video(root / "cam3.mp4")
+    for name in ("camera.jpg", "moon.jpg", "coins.jpg"):
+        shutil.copy(GALLERY / name, root / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def indexed(footage, tmp_path_factory) -> tuple[Path, dict]:
+    db = tmp_path_factory.mktemp("db") / "lib.db"
+    report = json.loads(run_cli("index", footage, "--db", db, "--json").stdout)
+    return db, report
+
+
+def search(db: Path, *queries, k: int = 5) -> list[list[dict]]:
+    out = json.loads(run_cli("search", *queries, "--db", db, "-k", k, "--json").stdout)
+    return [r["hits"] for r in out["results"]]
+
+
+def test_sampling_follows_scenes(footage):
+    times = [f.t_sec for f in sample_frames(footage / "cam3.mp4")]
+    for _, start, _, _ in SCENES[1:]:  # every cut gives a frame within half a second
+        assert any(start <= t <= start + 0.6 for t in times), (start, times)
+    assert len(times) < 22 * 2 / 2  # far fewer than every candidate (2 fps)
+
+
+def test_still_of_scene_finds_video_at_right_time(indexed, footage):
+    db, report = indexed
+    assert report["added"] == 4 and not report["errors"]
+    for name, start, end, _ in SCENES[1:4]:
+        top = search(db, GALLERY / name)[0][0]
+        assert top["path"].endswith("cam3.mp4") and top["kind"] == "video", top
+        assert start - 1 <= top["t_sec"] <= end + 1 and abs(top["t_start"] - start) <= 1, (name, top)
+    # the repeated scene: both occurrences come back as separate hits
+    hits = [h for h in search(db, GALLERY / "astronaut.jpg")[0] if h.get("kind") == "video"]
+    starts = sorted(h["t_start"] for h in hits[:2])
+    assert abs(starts[0] - 0) <= 1 and abs(starts[1] - 19) <= 1, hits
+
+
+def test_videos_and_images_ranked_together(indexed):
+    db, _ = indexed
+    hits = search(db, GALLERY / "camera.jpg", k=4)[0]
+    assert hits[0]["path"].endswith("camera.jpg") and hits[0]["score"] > 0.99
+    assert any(h.get("kind") == "video" for h in hits)
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    text = run_cli("search", GALLERY / "rocket.jpg", "--db", db, "-k", 2, "--sheet", db.parent / "s.png").stdout
+    assert "cam3.mp4 @ 00:00:1" in text and (db.parent / "s.png").stat().st_size > 10_000
+
+
+def test_rerun_does_not_reencode(indexed, footage):
+    db, _ = indexed
+    before = search(db, GALLERY / "rocket.jpg")[0][0]
+    again = json.loads(run_cli("index", footage, "--db", db, "--json").stdout)
+    assert again["added"] == again["updated"] == 0 and again["unchanged"] == 4
+    (footage / "cam3.mp4").touch()  # same bytes, new mtime: hashed, not decoded
+    touched = json.loads(run_cli("index", footage, "--db", db, "--json").stdout)
+    assert touched["added"] == touched["updated"] == 0 and touched["unchanged"] == 4
+    assert search(db, GALLERY / "rocket.jpg")[0][0]["id"] == before["id"]  # same stored vectors
+
+
+def test_truncated_video_is_partly_indexed_and_reported(footage, tmp_path):
+    data = (footage / "cam3.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.55)])
+    report = json.loads(run_cli("index", tmp_path, "--db", tmp_path / "c.db", "--json").stdout)
+    assert report["added"] == 1
+    assert [(e["path"], e["error"]) for e in report["errors"]] == [(str(cut), "corrupt-video")]
+    assert "truncated" in report["errors"][0]["cause"]
+    top = search(tmp_path / "c.db", GALLERY / "coffee.jpg")[0][0]  # scene 2 (5-10 s) survived the cut
+    assert top["path"] == str(cut) and 4 <= top["t_sec"] <= 11
+
+
+def test_merge_video_hits_and_frame_at(footage):
+    hits = [Hit("v.mp4", 0.9, 11, 12.0, "video"), Hit("v.mp4", 0.8, 10, 10.0, "video"),
+            Hit("a.jpg", 0.85, 3), Hit("v.mp4", 0.7, 30, 60.0, "video"), Hit("v.mp4", 0.6, 12, 40.0, "video")]
+    merged = merge_video_hits(hits, gap=12)
+    assert [(h.path, h.t_sec, h.t_start, h.t_end) for h in merged] == [
+        ("v.mp4", 12.0, 10.0, 12.0), ("a.jpg", None, None, None), ("v.mp4", 60.0, 60.0, 60.0),
+        ("v.mp4", 40.0, 40.0, 40.0)]  # 40 s is adjacent by id but 28 s away: another shot
+    assert format_timestamp(761.2) == "00:12:41.2"
+    a, b = frame_at(footage / "cam3.mp4", 2.0), frame_at(footage / "cam3.mp4", 17.0)
+    ref = np.asarray(Image.open(GALLERY / "chelsea.jpg").convert("RGB").resize(b.size), np.float32)
+    assert np.abs(np.asarray(b, np.float32) - ref).mean() < np.abs(np.asarray(a, np.float32) - ref).mean()
