@@ -1,0 +1,87 @@
+"""Video search on synthetic 720p footage with known timestamps (bench/datasets/footage.py), same run:
+
+    .venv/bin/python bench/video_search.py [--seconds 120] [--every 1.0]
+
+Two samplers index the same file into fresh catalogs (`add_videos`, what `Library.add` runs for videos):
+  scenes     pixseek's default: 2 candidate frames/s, a frame kept on a colour-signature change or
+             every 10 s at the latest (SamplingConfig());
+  every-Nth  the baseline: one frame every ``--every`` seconds, no scene detection.
+For each: vectors stored per minute, indexing speed as a multiple of real time (floor >= 10x for
+720p), and, querying each distinct photo of the footage (the original photo, not a frame):
+  top-1 time   the top hit is the video at a time inside a true occurrence of that photo (+-1 s),
+  start +-1 s  the merged hit's t_start is within 1 s of the occurrence's true start,
+  repeat recall   every occurrence of the repeated scene is covered by one of the top-10 hits.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.datasets import DATA_ROOT, footage  # noqa: E402
+from pixseek.io.video import SamplingConfig, sample_frames, video_duration  # noqa: E402
+from pixseek.search import open_library  # noqa: E402
+from pixseek.search.library import IndexReport  # noqa: E402
+from pixseek.search.video import add_videos  # noqa: E402
+
+
+def covers(hit, shot, slack: float = 1.0) -> bool:
+    lo, hi = (hit.t_start, hit.t_end) if hit.t_start is not None else (hit.t_sec, hit.t_sec)
+    return lo <= shot.end + slack and hi >= shot.start - slack
+
+
+def run(path: Path, shots, queries, cfg: SamplingConfig, label: str) -> dict:
+    duration = video_duration(path)
+    with tempfile.TemporaryDirectory() as tmp, open_library(Path(tmp) / "v.db") as lib:
+        report = IndexReport()
+        t0 = time.perf_counter()
+        add_videos(lib, [str(path)], {}, report, cfg)  # what Library.add runs for videos, with this sampler
+        lib.save()
+        secs = time.perf_counter() - t0
+        n = lib.catalog.count_vectors()
+        ok_time = ok_start = 0
+        for src, q in queries.items():
+            occ = [s for s in shots if s.source == src]
+            top = lib.search(q, k=10)[0][0]
+            ok_time += any(s.start - 1 <= top.t_sec <= s.end + 1 for s in occ)
+            ok_start += any(abs(top.t_start - s.start) <= 1 for s in occ)
+        rep = [s for s in shots if s.source == footage.REPEATED]
+        hits = lib.search(queries[footage.REPEATED], k=10)[0]
+        found = sum(any(covers(h, s) for h in hits) for s in rep)
+    assert not report.errors, report.errors
+    out = {"label": label, "vectors": n, "per_min": n / duration * 60, "seconds": secs, "x_realtime": duration / secs,
+           "top1_time": ok_time / len(queries), "top1_start": ok_start / len(queries),
+           "repeat_recall": found / len(rep), "repeats": len(rep)}
+    print(f"{label:10s} {n:5d} vectors  {out['per_min']:6.1f}/min  {secs:6.1f}s = {out['x_realtime']:5.1f}x real time  "
+          f"top-1 time {out['top1_time']:.3f}  start+-1s {out['top1_start']:.3f}  "
+          f"repeat recall {found}/{len(rep)}", flush=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=120.0)
+    ap.add_argument("--every", type=float, default=1.0, help="baseline: seconds between frames")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    path, shots = footage.build(args.seconds)
+    print(f"footage {path} ({len(shots)} shots, {args.seconds:.0f}s 720p; built/loaded in {time.perf_counter() - t0:.1f}s)")
+    queries = footage.stills(shots, DATA_ROOT / "footage-queries")
+    duration = video_duration(path)
+    t0 = time.perf_counter()
+    n = sum(1 for _ in sample_frames(path))
+    decode = time.perf_counter() - t0
+    print(f"decode+sample only: {n} frames in {decode:.1f}s = {duration / decode:.1f}x real time")
+    a = run(path, shots, queries, SamplingConfig(), "scenes")
+    b = run(path, shots, queries, SamplingConfig(sample_fps=1.0 / args.every, every=True), f"every {args.every:g}s")
+    print(f"ratio scenes/baseline: vectors {a['vectors'] / b['vectors']:.2f}, speed {a['x_realtime'] / b['x_realtime']:.2f}")
+    floor = "PASS" if a["x_realtime"] >= 10 else "FAIL"
+    print(f"floor >= 10x real time at 720p: {floor} ({a['x_realtime']:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()
