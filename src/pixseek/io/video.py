@@ -37,13 +37,15 @@ class SamplingConfig:
     (seconds); ``threshold``: signature distance in [0, 1] above which a candidate counts as a new
     scene; ``short_side``: emitted frames are scaled to this shorter side (the encoder's input is
     smaller); ``every``: if set, scene detection is off and every candidate is emitted (the
-    "every Nth frame" baseline)."""
+    "every Nth frame" baseline); ``skip_nonref``: H.264/HEVC frames no other frame refers to are
+    not decoded at all (about half the decoding work; candidates then fall on reference frames)."""
 
     sample_fps: float = 2.0
     max_gap: float = 10.0
     threshold: float = 0.2
     short_side: int = 256
     every: bool = False
+    skip_nonref: bool = True
 
     def __post_init__(self) -> None:
         if self.sample_fps <= 0 or self.max_gap <= 0:
@@ -56,6 +58,7 @@ class SampledFrame:
     image: Image.Image
 
 
+NONREF_CODECS = frozenset({"h264", "hevc"})
 SIG_W, SIG_H, SIG_BINS = 32, 18, 4
 
 
@@ -118,6 +121,8 @@ def sample_frames(path: str | Path, cfg: SamplingConfig = SamplingConfig(), *,
             raise CorruptVideoError(path, "no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if cfg.skip_nonref and stream.codec_context.name in NONREF_CODECS:
+            stream.codec_context.skip_frame = "NONREF"
         duration = _duration(container, stream)
         step = 1.0 / cfg.sample_fps
         next_candidate = 0.0
