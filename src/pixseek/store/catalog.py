@@ -344,6 +344,18 @@ class Catalog:
         rows = self._by_ids("SELECT id, probs FROM vectors WHERE id IN ({}) AND probs IS NOT NULL", ids)
         return {r[0]: np.frombuffer(r[1], np.float16).astype(np.float32) for r in rows}
 
+    def iter_probs(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, list[bytes]]]:
+        """Stream (ids, raw float16 probs blobs) of vectors stored with label probabilities (text search)."""
+        last = -1
+        while True:
+            with self._lock:
+                rows = self._db.execute("SELECT id, probs FROM vectors WHERE id > ? AND probs IS NOT NULL "
+                                        "ORDER BY id LIMIT ?", (last, batch)).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield np.fromiter((r[0] for r in rows), np.int64, len(rows)), [r[1] for r in rows]
+
     def vectors_for_path(self, path: str) -> list[int]:
         with self._lock:
             return [r[0] for r in self._db.execute(
