@@ -1,6 +1,7 @@
 """Video search end to end: a generated video with known scenes, indexed beside images through the real CLI."""
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -134,3 +135,26 @@ def test_merge_video_hits_and_frame_at(footage):
     a, b = frame_at(footage / "cam3.mp4", 2.0), frame_at(footage / "cam3.mp4", 17.0)
     ref = np.asarray(Image.open(GALLERY / "chelsea.jpg").convert("RGB").resize(b.size), np.float32)
     assert np.abs(np.asarray(b, np.float32) - ref).mean() < np.abs(np.asarray(a, np.float32) - ref).mean()
+
+
+def test_api_shows_video_hit_as_its_frame(indexed, footage):
+    from fastapi.testclient import TestClient
+
+    from pixseek.api import ApiSettings, create_app
+    from pixseek.search import open_library
+
+    db, _ = indexed
+    with open_library(db) as lib, TestClient(create_app(lib, ApiSettings(roots=(footage,)))) as client:
+        data = (GALLERY / "rocket.jpg").read_bytes()
+        hits = client.post("/api/search/image", files={"file": ("rocket.jpg", data, "image/jpeg")}).json()["hits"]
+        top = hits[0]
+        assert top["name"].startswith("cam3.mp4 @ 00:00:1") and 9 <= top["t_sec"] <= 16, top
+        assert top["image_url"].endswith(f"#t={top['t_sec']:.1f}")  # the page opens the video playing from there
+        thumb = client.get(top["thumb_url"])
+        assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+        frame = Image.open(io.BytesIO(thumb.content)).convert("RGB")
+        other = next(h for h in hits if h.get("t_sec") is not None and abs(h["t_sec"] - top["t_sec"]) > 3)
+        assert client.get(other["thumb_url"]).content != thumb.content  # one thumbnail per frame, not per file
+        assert frame.size[0] > 100
+        video = client.get(top["image_url"].split("#")[0])
+        assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"

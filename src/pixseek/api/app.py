@@ -29,6 +29,7 @@ from pixseek.api.service import Filters, SearchService, Snapshot, iso_time, uplo
 from pixseek.api.settings import ApiSettings
 from pixseek.api.thumbs import ThumbnailCache
 from pixseek.errors import ImageError
+from pixseek.io.video import format_timestamp
 from pixseek.search import Library
 from pixseek.store.catalog import ItemRow
 from pixseek.web import STATIC_DIR
@@ -131,9 +132,11 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
         v = row.sha256[:12]
         name = Path(row.path).name
         rel = snap.guard.relative(row.path)
-        return {"id": row.id, "path": row.path, "name": name, "folder": str(Path(rel).parent) if "/" in rel else "",
+        video = row.kind == "video" and row.t_sec is not None  # a frame: named by its time, opened playing from it
+        return {"id": row.id, "path": row.path, "name": f"{name} @ {format_timestamp(row.t_sec)}" if video else name,
+                "t_sec": row.t_sec if video else None, "folder": str(Path(rel).parent) if "/" in rel else "",
                 "width": row.width, "height": row.height, "size": row.size, "modified": iso_time(row.mtime_ns),
-                "thumb_url": f"/api/items/{row.id}/thumb?v={v}", "image_url": f"/api/items/{row.id}/image?v={v}",
+                "thumb_url": f"/api/items/{row.id}/thumb?v={v}", "image_url": f"/api/items/{row.id}/image?v={v}" + (f"#t={row.t_sec:.1f}" if video else ""),
                 "labels": [{"label": lab, "prob": round(p, 4)} for lab, p in service.labels_of(snap, row)[:labels]]}
 
     def hits_view(hits: list[tuple[ItemRow, float]]) -> list[dict]:
@@ -266,7 +269,8 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     async def thumb(item_id: int, request: Request, v: str | None = None):
         """A JPEG thumbnail, made once and cached on disk; immutable when ``v`` names the current content."""
         row = await on_search(service.item, item_id)
-        etag = thumbs.etag(row.sha256)
+        at = row.t_sec if row.kind == "video" else None
+        etag = thumbs.etag(row.sha256, at)
         cache = IMMUTABLE if v == row.sha256[:12] else REVALIDATE
         if (resp := not_modified(request, etag, cache)) is not None:
             return resp
@@ -274,7 +278,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
         def make():
             before = thumbs.generated
             try:
-                path = thumbs.get(service.source_file(row), row.sha256)
+                path = thumbs.get(service.source_file(row), row.sha256, at)
             except ImageError as err:
                 raise ApiError(422, err.kind, f"{Path(row.path).name}: {err.cause}") from err
             if thumbs.generated > before:
@@ -294,7 +298,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
         if (resp := not_modified(request, etag, cache)) is not None:
             return resp
         media = mimetypes.guess_type(real.name)[0] or "application/octet-stream"
-        if not media.startswith("image/"):
+        if not media.startswith(("image/", "video/")):
             media = "application/octet-stream"
         return FileResponse(real, media_type=media, headers={"ETag": etag, "Cache-Control": cache},
                             content_disposition_type="inline", filename=real.name)

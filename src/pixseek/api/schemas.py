@@ -23,6 +23,7 @@ class Item(BaseModel):
     thumb_url: str
     image_url: str
     labels: list[Label] = []
+    t_sec: float | None = Field(None, description="A video frame: its time in seconds (name says `file @ hh:mm:ss.s`).")
 
 
 class Hit(Item):
