@@ -18,7 +18,7 @@ from pixseek.preprocess import load_for
 from pixseek.report import contact_sheet
 from pixseek.search import encode_paths, open_library
 from pixseek.search.evaluate import evaluate_folder
-from pixseek.search.video import hit_label, hit_picture
+from pixseek.search.video import fold_time_into, hit_label, hit_picture
 
 
 def read_list(path: Path | None) -> list[str]:
@@ -58,7 +58,8 @@ def index(
         raise fail(f"{folder}: no such file or folder")
     with open_library(db, model=model, index=index_kind, batch_size=batch_size) as lib:
         with progress_bar(f"indexing {folder}", enabled=not as_json) as progress:
-            report = lib.add(folder, prune=prune, progress=progress)
+            files, video = fold_time_into(progress) if progress else (None, None)
+            report = lib.add(folder, prune=prune, progress=files, video_progress=video)
         summary = report.to_dict() | {"db": str(lib.catalog.path), "model_id": lib.model_id,
                                       "index": lib.index_kind, "total": len(lib)}
     if as_json:

@@ -150,3 +150,22 @@ def hit_picture(hit: "Hit") -> Image.Image | str:
         return frame_at(hit.path, hit.t_sec)
     except ImageError:
         return hit.path
+
+
+def fold_time_into(progress: Callable[[float, int], None]) -> tuple[Callable[[int, int], None], VideoProgress]:
+    """Drive one ``(done, total)`` file progress bar from both callbacks of ``Library.add``: while a
+    video is being read, ``done`` advances by the fraction of its duration decoded so far, so a
+    long video shows progress in video time instead of sitting on one file."""
+    state = {"done": 0, "total": 0, "path": None, "videos": 0}
+
+    def files(done: int, total: int) -> None:
+        state["done"], state["total"] = done, total
+        progress(done, total)
+
+    def video(path: str, t: float, duration: float) -> None:
+        if path != state["path"]:
+            state["path"], state["videos"] = path, state["videos"] + 1
+        frac = min(1.0, t / duration) if duration else 0.0
+        progress(state["done"] + state["videos"] - 1 + frac, state["total"])
+
+    return files, video
