@@ -82,10 +82,17 @@ def search(
     query_list: Annotated[Path | None, typer.Option("--list", help="File with one query path per line.")] = None,
     sheet: Annotated[Path | None, typer.Option("--sheet", help="Write a contact sheet PNG of queries and hits.")] = None,
     tag: Annotated[str | None, typer.Option("--tag", help="Only images given this tag at indexing time (see `pixseek tags`).")] = None,
+    text: Annotated[list[str] | None, typer.Option("--text", help="Describe what to find (repeatable); with one query image: 'like this, but ...'.")] = None,
+    not_text: Annotated[list[str] | None, typer.Option("--not", help="Describe what to avoid (repeatable).")] = None,
+    text_method: Annotated[str | None, typer.Option("--text-method", help="probs | weights | text-tower (default: the model's text tower if it has one, else probs).")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Find the K most similar indexed images to each query image."""
+    """Find the K most similar indexed images to each query image, or to a description (--text / --not)."""
     paths = [str(q) for q in (queries or [])] + read_list(query_list)
+    if text or not_text:
+        from pixseek.cli.text import text_search_command
+
+        return text_search_command(text or [], not_text or [], paths, db, model, k, sheet, text_method, as_json)
     if not paths:
         raise fail("give at least one query image (or --list FILE)")
     results, errors, rows = [], [], []

