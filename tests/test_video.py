@@ -131,6 +131,9 @@ def test_merge_video_hits_and_frame_at(footage):
     assert [(h.path, h.t_sec, h.t_start, h.t_end) for h in merged] == [
         ("v.mp4", 12.0, 10.0, 12.0), ("a.jpg", None, None, None), ("v.mp4", 60.0, 60.0, 60.0),
         ("v.mp4", 40.0, 40.0, 40.0)]  # 40 s is adjacent by id but 28 s away: another shot
+    bridged = merge_video_hits([Hit("v.mp4", 0.9, 5, 5.0, "video"), Hit("v.mp4", 0.89, 7, 7.0, "video"),
+                                Hit("v.mp4", 0.5, 6, 6.0, "video")])
+    assert [(h.score, h.t_sec, h.t_start, h.t_end) for h in bridged] == [(0.9, 5.0, 5.0, 7.0)]
     assert format_timestamp(761.2) == "00:12:41.2"
     a, b = frame_at(footage / "cam3.mp4", 2.0), frame_at(footage / "cam3.mp4", 17.0)
     ref = np.asarray(Image.open(GALLERY / "chelsea.jpg").convert("RGB").resize(b.size), np.float32)

@@ -111,27 +111,32 @@ def merge_video_hits(hits: Sequence["Hit"], vectors: Mapping[int, np.ndarray] | 
     are consecutive samples (adjacent vector ids), at most ``gap`` seconds apart and, when their
     ``vectors`` are given, at least ``min_similarity`` alike (cosine). Images pass through; the
     order stays best first."""
+    ranked = sorted(hits, key=lambda h: -h.score)
+    parent = list(range(len(ranked)))  # union-find over the hits: each shot ends up as one set
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    pos = {h.id: i for i, h in enumerate(ranked) if h.kind == "video" and h.t_sec is not None}
+    for i, h in enumerate(ranked):
+        j = pos.get(h.id + 1)
+        if j is not None and h.kind == "video" and h.t_sec is not None:
+            o = ranked[j]
+            if (o.path == h.path and abs(o.t_sec - h.t_sec) <= gap
+                    and (vectors is None or float(np.dot(vectors[h.id], vectors[o.id])) >= min_similarity)):
+                parent[root(j)] = root(i)
+    members: dict[int, list[Hit]] = {}
+    for i in range(len(ranked)):
+        members.setdefault(root(i), []).append(ranked[i])
     out: list[Hit] = []
-    slot_of: dict[int, int] = {}  # vector id -> position in out
-    time_of: dict[int, float] = {}
-    for h in sorted(hits, key=lambda h: -h.score):
-        if h.kind != "video" or h.t_sec is None:
-            out.append(h)
-            continue
-        slot = None
-        for nid in (h.id - 1, h.id + 1):
-            pos = slot_of.get(nid)
-            if (pos is not None and out[pos].path == h.path and abs(time_of[nid] - h.t_sec) <= gap
-                    and (vectors is None or float(np.dot(vectors[nid], vectors[h.id])) >= min_similarity)):
-                slot = pos
-                break
-        if slot is None:
-            out.append(replace(h, t_start=h.t_sec, t_end=h.t_sec))
-            slot = len(out) - 1
-        else:
-            best = out[slot]
-            out[slot] = replace(best, t_start=min(best.t_start, h.t_sec), t_end=max(best.t_end, h.t_sec))
-        slot_of[h.id], time_of[h.id] = slot, h.t_sec
+    for group in sorted(members.values(), key=lambda g: -g[0].score):  # each group is in score order
+        best = group[0]
+        if best.kind == "video" and best.t_sec is not None:
+            best = replace(best, t_start=min(m.t_sec for m in group), t_end=max(m.t_sec for m in group))
+        out.append(best)
     return out
 
 
