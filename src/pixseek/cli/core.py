@@ -48,7 +48,8 @@ def index(
     folder: Annotated[Path, typer.Argument(help="Folder (or file) to index; re-runs are incremental.")],
     db: DbOption = None,
     model: ModelOption = None,
-    index_kind: Annotated[str | None, typer.Option("--index", help=f"Index type: {', '.join(list_index_kinds())}.")] = None,
+    index_kind: Annotated[str | None, typer.Option("--index", help=f"Index type: auto, {', '.join(list_index_kinds())} (default: the catalog's, else flat).")] = None,
+    codes: Annotated[int | None, typer.Option("--codes", help="Compact binary codes of this many bits (ITQ), Hamming search + exact re-rank.")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per encoder batch.")] = 32,
     prune: Annotated[bool, typer.Option(help="Drop catalog entries whose files are gone.")] = True,
     as_json: JsonOption = False,
@@ -56,12 +57,17 @@ def index(
     """Index images under FOLDER into the catalog (new and changed files only)."""
     if not folder.exists():
         raise fail(f"{folder}: no such file or folder")
-    with open_library(db, model=model, index=index_kind, batch_size=batch_size) as lib:
+    index_params = None
+    if codes is not None:
+        if codes <= 0 or codes % 8:
+            raise fail(f"--codes must be a positive multiple of 8, got {codes}")
+        index_kind, index_params = "binary", {"bits": codes}
+    with open_library(db, model=model, index=index_kind, index_params=index_params, batch_size=batch_size) as lib:
         with progress_bar(f"indexing {folder}", enabled=not as_json) as progress:
             files, video = fold_time_into(progress) if progress else (None, None)
             report = lib.add(folder, prune=prune, progress=files, video_progress=video)
         summary = report.to_dict() | {"db": str(lib.catalog.path), "model_id": lib.model_id,
-                                      "index": lib.index_kind, "total": len(lib)}
+                                      "index": lib.index_kind, "index_note": lib.index_note, "total": len(lib)}
     if as_json:
         emit_json(summary)
         return
@@ -71,6 +77,8 @@ def index(
         f"{report.unchanged} unchanged, {report.removed} removed, {len(report.errors)} skipped; "
         f"{summary['total']} files in {summary['db']}"
     )
+    if summary["index_note"]:
+        console.print(f"index: {summary['index']} — {summary['index_note']}")
 
 
 @app.command()

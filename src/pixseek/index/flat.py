@@ -1,6 +1,7 @@
 """Exact inner-product search: FAISS ``IndexIDMap2(IndexFlatIP)``."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
@@ -11,6 +12,21 @@ from pixseek.index.factory import register_index
 
 
 SMALL_BATCH = 8
+
+
+@contextmanager
+def single_thread_for_small(nq: int):
+    """A single query is memory-bound: one thread scans as fast as two, and OpenMP threads that
+    spin-wait on a busy 2-core machine made it 4x slower. Batches keep FAISS's threading."""
+    threads = faiss.omp_get_max_threads()
+    if nq >= SMALL_BATCH or threads <= 1:
+        yield
+        return
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(threads)
 
 
 class FaissIndex(VectorIndex):
@@ -35,16 +51,8 @@ class FaissIndex(VectorIndex):
         k = max(1, int(k))
         if self.ntotal == 0:
             return (np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
-        # A single query is memory-bound: one thread scans as fast as two, and OpenMP threads that
-        # spin-wait on a busy 2-core machine made it 4x slower. Batches keep FAISS's threading.
-        threads = faiss.omp_get_max_threads()
-        if len(queries) < SMALL_BATCH and threads > 1:
-            faiss.omp_set_num_threads(1)
-            try:
-                return self._index.search(queries, k)
-            finally:
-                faiss.omp_set_num_threads(threads)
-        return self._index.search(queries, k)
+        with single_thread_for_small(len(queries)):
+            return self._index.search(queries, k)
 
     def remove(self, ids: np.ndarray) -> int:
         ids = as_ids(ids)

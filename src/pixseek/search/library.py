@@ -13,6 +13,7 @@ from PIL import Image
 
 from pixseek.encoders import Encoder
 from pixseek.index import VectorIndex, create_index, load_index
+from pixseek.index.auto import resolve_kind
 from pixseek.io import IMAGE_EXTENSIONS, walk_files
 from pixseek.io.video import VIDEO_EXTENSIONS, is_video
 from pixseek.preprocess import load_for
@@ -20,6 +21,7 @@ from pixseek.search.pipeline import Decoded, batched, decode_stream
 from pixseek.store import Catalog
 from pixseek.store.catalog import NewFile
 
+TRAIN_SAMPLE = 50_000
 Query = str | os.PathLike | Image.Image | np.ndarray
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -72,7 +74,8 @@ class Library:
         self.catalog = catalog
         self.encoder = encoder
         self.batch_size = batch_size
-        self.index_kind = index_kind
+        self.requested_kind = index_kind
+        self.index_kind, self.index_note = resolve_kind(index_kind, catalog.count_vectors(), encoder.embed_dim)
         self.index_params = index_params or {}
         self.index_path = Path(str(catalog.path) + ".index")
         self.meta_path = Path(str(catalog.path) + ".index.json")
@@ -101,10 +104,12 @@ class Library:
             return None
 
     def rebuild_index(self) -> VectorIndex:
-        """Build the index afresh from the catalog's vectors, streamed in batches."""
-        index = create_index(self.index_kind, self.dim, **self.index_params)
+        """Build the index afresh from the catalog's vectors, streamed in batches; indexes that
+        learn quantizers train on a random sample of at most ``TRAIN_SAMPLE`` vectors."""
+        params = self.index_params if self.index_kind == self.requested_kind else {}
+        index = create_index(self.index_kind, self.dim, **params)
         if not index.is_trained and self.catalog.count_vectors():
-            index.train(np.concatenate([v for _, v in self.catalog.iter_vectors(self.dim)]))
+            index.train(self.catalog.sample_vectors(TRAIN_SAMPLE, self.dim))
         for ids, vecs in self.catalog.iter_vectors(self.dim):
             index.add(vecs, ids)
         self.index = index
@@ -191,6 +196,10 @@ class Library:
                 progress(total, total)
         if report.errors:
             self.catalog.record_errors(report.errors)
+        kind, self.index_note = resolve_kind(self.requested_kind, self.catalog.count_vectors(), self.dim)
+        if kind != self.index_kind or not self.index.is_trained:
+            self.index_kind = kind
+            self.rebuild_index()
         self.save()
         report.seconds = time.perf_counter() - t0
         return report
@@ -216,7 +225,8 @@ class Library:
         added, replaced = self.catalog.write_files(files)
         if replaced:
             self.index.remove(np.asarray(replaced, np.int64))
-        self.index.add(emb.vectors, np.asarray(added, np.int64))
+        if self.index.is_trained:  # an untrained index (IVF, binary) is built from the catalog at the end
+            self.index.add(emb.vectors, np.asarray(added, np.int64))
         for d in good:
             if d.path in known:
                 report.updated += 1

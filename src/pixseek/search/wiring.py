@@ -1,6 +1,7 @@
 """Object wiring, in one place: which encoder, catalog and index a library is made of."""
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,6 +46,10 @@ def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike |
         kind = index or catalog.get_meta("index_kind") or "flat"
         if catalog.get_meta("index_kind") != kind:
             catalog.set_meta("index_kind", kind)
+        if index_params is not None:
+            catalog.set_meta("index_params", json.dumps(index_params))
+        else:
+            index_params = json.loads(catalog.get_meta("index_params") or "{}")
         return Library(catalog, encoder, index_kind=kind, index_params=index_params, batch_size=batch_size)
     except BaseException:
         catalog.close()

@@ -310,6 +310,14 @@ class Catalog:
             last = int(ids[-1])
             yield ids, vecs
 
+    def sample_vectors(self, n: int, dim: int, seed: int = 0) -> np.ndarray:
+        """Up to ``n`` stored vectors drawn uniformly at random (for training quantizers)."""
+        with self._lock:
+            ids = [r[0] for r in self._db.execute("SELECT id FROM vectors")]
+        if len(ids) > n:
+            ids = np.random.default_rng(seed).choice(np.asarray(ids), n, replace=False).tolist()
+        return self.get_vectors(sorted(ids), dim)
+
     def _by_ids(self, sql: str, ids: Iterable[int]) -> list[tuple]:
         ids = [int(i) for i in ids]
         out: list[tuple] = []
