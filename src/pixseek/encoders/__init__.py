@@ -13,6 +13,7 @@ from pixseek.encoders.registry import (
 # Importing the modules registers their encoders.
 from pixseek.encoders import efficientnet as _efficientnet  # noqa: E402,F401
 from pixseek.encoders import trained as _trained  # noqa: E402,F401  (loads trained .model files)
+from pixseek.encoders import hf as _hf  # noqa: E402,F401  (CLIP / SigLIP / DINOv2 via transformers, lazily)
 
 __all__ = [
     "Embedding",
