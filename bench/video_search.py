@@ -16,6 +16,7 @@ and querying a frame grabbed from the middle of each shot: the top hit's t_start
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -28,6 +29,11 @@ from pixseek.io.video import SamplingConfig, frame_at, sample_frames, video_dura
 from pixseek.search import open_library  # noqa: E402
 from pixseek.search.library import IndexReport  # noqa: E402
 from pixseek.search.video import add_videos  # noqa: E402
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def covers(hit, shot, slack: float = 1.0) -> bool:
@@ -78,10 +84,13 @@ def main() -> None:
     print(f"footage {path} ({len(shots)} shots, {args.seconds:.0f}s 720p; built/loaded in {time.perf_counter() - t0:.1f}s)")
     queries = footage.stills(shots, DATA_ROOT / "footage-queries")
     duration = video_duration(path)
+    rss: list[tuple[float, float]] = []  # (video seconds, resident MiB) while streaming: flat means no growth
     t0 = time.perf_counter()
-    n = sum(1 for _ in sample_frames(path))
+    n = sum(1 for _ in sample_frames(path, progress=lambda t, d: rss.append((t, rss_mib()))))
     decode = time.perf_counter() - t0
-    print(f"decode+sample only: {n} frames in {decode:.1f}s = {duration / decode:.1f}x real time")
+    early = next(m for t, m in rss if t >= duration * 0.1)
+    print(f"decode+sample only: {n} frames in {decode:.1f}s = {duration / decode:.1f}x real time; "
+          f"RSS at {duration * 0.1:.0f}s of video {early:.0f} MiB, at the end {rss[-1][1]:.0f} MiB")
     frames = [(s, frame_at(path, (s.start + s.end) / 2)) for s in shots]
     a = run(path, shots, queries, frames, SamplingConfig(), "scenes")
     b = run(path, shots, queries, frames, SamplingConfig(sample_fps=1.0 / args.every, every=True), f"every {args.every:g}s")

@@ -161,3 +161,20 @@ def test_api_shows_video_hit_as_its_frame(indexed, footage):
         assert frame.size[0] > 100
         video = client.get(top["image_url"].split("#")[0])
         assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+
+
+def test_interrupted_video_leaves_nothing_and_is_encoded_next_run(footage, tmp_path):
+    from pixseek.search import open_library
+
+    shutil.copy(footage / "cam3.mp4", tmp_path / "cam3.mp4")
+
+    def stop(path, t, duration):
+        if t > 8:
+            raise KeyboardInterrupt
+
+    with open_library(tmp_path / "i.db") as lib:
+        with pytest.raises(KeyboardInterrupt):
+            lib.add(tmp_path, video_progress=stop)
+        assert len(lib) == 0 and lib.catalog.count_vectors() == 0  # committed per whole video: nothing half-written
+        report = lib.add(tmp_path)
+        assert report.added == 1 and lib.catalog.count_vectors() == len(list(sample_frames(tmp_path / "cam3.mp4")))
