@@ -50,6 +50,12 @@ def run(path: Path, shots, queries, frames, cfg: SamplingConfig, label: str) -> 
         lib.save()
         secs = time.perf_counter() - t0
         n = lib.catalog.count_vectors()
+        times = [r.t_sec for r in lib.catalog.items()]
+        per_motion = {}  # vectors per minute of static / panning / zooming footage
+        for m in ("static", "pan", "zoom"):
+            ms = [s for s in shots if s.motion == m]
+            mins = sum(s.end - s.start for s in ms) / 60
+            per_motion[m] = sum(any(s.start <= t < s.end for s in ms) for t in times) / mins if mins else 0.0
         ok_time = ok_start = 0
         for src, q in queries.items():
             occ = [s for s in shots if s.source == src]
@@ -66,11 +72,13 @@ def run(path: Path, shots, queries, frames, cfg: SamplingConfig, label: str) -> 
     assert not report.errors, report.errors
     out = {"label": label, "vectors": n, "per_min": n / duration * 60, "seconds": secs, "x_realtime": duration / secs,
            "top1_time": ok_time / len(queries), "top1_start": ok_start / len(queries),
-           "repeat_recall": found / len(rep), "repeats": len(rep), "frame_start": ok_frame / len(frames)}
+           "repeat_recall": found / len(rep), "repeats": len(rep), "frame_start": ok_frame / len(frames),
+           "per_motion": per_motion}
     print(f"{label:10s} {n:5d} vectors  {out['per_min']:6.1f}/min  {secs:6.1f}s = {out['x_realtime']:5.1f}x real time  "
           f"photo query: top-1 time {out['top1_time']:.3f}  start+-1s {out['top1_start']:.3f}  "
           f"frame query: start+-1s {out['frame_start']:.3f}  "
-          f"repeat recall {found}/{len(rep)}", flush=True)
+          f"repeat recall {found}/{len(rep)}; per min of static/pan/zoom: "
+          + "/".join(f"{v:.0f}" for v in per_motion.values()), flush=True)
     return out
 
 

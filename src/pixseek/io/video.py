@@ -1,9 +1,10 @@
 """Stream frames out of a video with PyAV, keeping only the ones worth encoding.
 
-Candidates are taken at a low rate (``sample_fps``); a candidate is emitted when its tiny colour
-signature differs from the last emitted one by more than ``threshold`` (a cut, or a pan/zoom that
-has drifted far enough), or when ``max_gap`` seconds have passed since the last emitted frame.
-A static scene therefore gives one vector per ``max_gap``; a busy one gives up to ``sample_fps``.
+Candidates are taken at a low rate (``sample_fps``); a candidate is emitted when its 32x18
+thumbnail differs from the last emitted one -- its colour histogram by more than ``threshold`` (a
+cut), or its pixels by more than ``motion_threshold`` (a pan or zoom that has drifted far enough)
+-- or when ``max_gap`` seconds have passed since the last emitted frame. A static scene therefore
+gives one vector per ``max_gap``; a busy one gives up to ``sample_fps``.
 
 Memory is flat: frames are decoded one at a time and only the last signature is kept. Frames that
 are not candidates are decoded (the codec needs them as references) but never converted.
@@ -34,8 +35,10 @@ class SamplingConfig:
     """How densely a video is sampled.
 
     ``sample_fps``: candidate frames per second; ``max_gap``: a frame is emitted at least this often
-    (seconds); ``threshold``: signature distance in [0, 1] above which a candidate counts as a new
-    scene; ``short_side``: emitted frames are scaled to this shorter side (the encoder's input is
+    (seconds); ``threshold``: colour-histogram distance in [0, 1] above which a candidate counts as
+    a new scene; ``motion_threshold``: mean absolute thumbnail difference in [0, 1] above which it
+    counts as moved on (a pan of ~5 % of the width per second reaches 0.1 in about a second and a
+    half); ``short_side``: emitted frames are scaled to this shorter side (the encoder's input is
     smaller); ``every``: if set, scene detection is off and every candidate is emitted (the
     "every Nth frame" baseline); ``skip_nonref``: H.264/HEVC frames no other frame refers to are
     not decoded at all (about half the decoding work; candidates then fall on reference frames)."""
@@ -43,6 +46,7 @@ class SamplingConfig:
     sample_fps: float = 2.0
     max_gap: float = 10.0
     threshold: float = 0.2
+    motion_threshold: float = 0.1
     short_side: int = 256
     every: bool = False
     skip_nonref: bool = True
@@ -62,17 +66,19 @@ NONREF_CODECS = frozenset({"h264", "hevc"})
 SIG_W, SIG_H, SIG_BINS = 32, 18, 4
 
 
-def signature(rgb: np.ndarray) -> np.ndarray:
-    """(h, w, 3) uint8 tiny thumbnail -> L1-normalised joint colour histogram (4x4x4 bins)."""
+def signature(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(h, w, 3) uint8 tiny thumbnail -> (L1-normalised joint colour histogram (4x4x4 bins),
+    grey thumbnail in [0, 1])."""
     q = (rgb.reshape(-1, 3) // (256 // SIG_BINS)).astype(np.int32)
     codes = (q[:, 0] * SIG_BINS + q[:, 1]) * SIG_BINS + q[:, 2]
     hist = np.bincount(codes, minlength=SIG_BINS ** 3).astype(np.float32)
-    return hist / max(1.0, float(hist.sum()))
+    return hist / max(1.0, float(hist.sum())), rgb.mean(axis=2, dtype=np.float32) / 255.0
 
 
-def signature_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Half the L1 distance between histograms: 0 (same colours) .. 1 (disjoint)."""
-    return 0.5 * float(np.abs(a - b).sum())
+def signature_distance(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[float, float]:
+    """(half the L1 distance between histograms: 0 same colours .. 1 disjoint,
+    mean absolute difference of the thumbnails: 0 .. 1)."""
+    return 0.5 * float(np.abs(a[0] - b[0]).sum()), float(np.abs(a[1] - b[1]).mean())
 
 
 def _open(path: str) -> av.container.InputContainer:
@@ -144,8 +150,9 @@ def sample_frames(path: str | Path, cfg: SamplingConfig = SamplingConfig(), *,
                     emit = True
                 else:
                     sig = signature(frame.to_ndarray(width=SIG_W, height=SIG_H, format="rgb24"))
-                    emit = (last_sig is None or last_emit is None or t - last_emit >= cfg.max_gap
-                            or signature_distance(sig, last_sig) > cfg.threshold)
+                    colour, motion = signature_distance(sig, last_sig) if last_sig is not None else (1.0, 1.0)
+                    emit = (last_emit is None or t - last_emit >= cfg.max_gap or colour > cfg.threshold
+                            or motion > cfg.motion_threshold)
                     if emit:
                         last_sig = sig
                 if emit:
