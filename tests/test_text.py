@@ -1,0 +1,118 @@
+"""Text search (pixseek.text) over the real sample gallery, the shipped EfficientNet-Lite0 and the
+shipped MiniLM sentence model: words find the right photos, image + text moves the ranking the asked
+way, unknown words get a clear answer, and the CLI and the API seam do the same."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import GALLERY, run_cli
+
+from pixseek.search import open_library
+from pixseek.text import TextQuery, TextSearchConfig, TextSearcher, api_text_search
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("text") / "gallery.db"
+    with open_library(path) as lib:
+        lib.add(GALLERY)
+    return path
+
+
+@pytest.fixture(scope="module")
+def lib(db):
+    with open_library(db) as library:
+        yield library
+
+
+def names(result) -> list[str]:
+    return [Path(h.path).name for h in result.hits]
+
+
+@pytest.mark.parametrize("method", ["probs", "weights"])
+@pytest.mark.parametrize("query,expected", [("cat", "chelsea.jpg"), ("kitten", "chelsea.jpg"),
+                                            ("a cup of coffee", "coffee.jpg"), ("espresso", "coffee.jpg"),
+                                            ("rocket", "rocket.jpg")])
+def test_words_find_the_photo(lib, method, query, expected):
+    result = TextSearcher(lib, TextSearchConfig(method=method)).search(query, 5)
+    assert names(result)[0] == expected, (query, method, names(result))
+    assert result.hits[0].score > result.hits[1].score
+    assert result.terms[0].matched and not result.warnings
+
+
+def test_cat_ranks_the_cat_above_every_other_image(lib):
+    result = TextSearcher(lib).search("a cat", 50)
+    assert len(result.hits) == len(list(GALLERY.iterdir()))
+    scores = {Path(h.path).name: h.score for h in result.hits}
+    assert all(scores["chelsea.jpg"] > s for n, s in scores.items() if n != "chelsea.jpg")
+    assert result.terms[0].labels[0][0] in {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
+
+
+def test_image_plus_text_moves_the_ranking_toward_the_text(lib):
+    searcher = TextSearcher(lib)
+    cat = lib.embed([GALLERY / "chelsea.jpg"])[0]
+    alone = [Path(h.path).name for h in lib.search(cat, 22)[0]]
+    both = names(searcher.search(TextQuery(text=("a cup of coffee",), image=cat), 22))
+    assert alone[0] == "chelsea.jpg" and alone.index("coffee.jpg") > 1
+    assert both.index("coffee.jpg") < alone.index("coffee.jpg")
+    assert both.index("coffee.jpg") == 0
+
+
+def test_negative_term_pushes_matching_images_down(lib):
+    searcher = TextSearcher(lib)
+    cat = lib.embed([GALLERY / "chelsea.jpg"])[0]
+    like = names(searcher.search(TextQuery(image=cat), 10))
+    unlike = names(searcher.search(TextQuery(image=cat, not_text=("cat",)), 22))
+    assert like[0] == "chelsea.jpg"
+    assert unlike.index("chelsea.jpg") > like.index("chelsea.jpg")
+    score = lambda r: next(h.score for h in r.hits if h.path.endswith("coffee.jpg"))  # noqa: E731
+    plain = searcher.search(TextQuery(text=("a cup of coffee",)), 22)
+    minus = searcher.search(TextQuery(text=("a cup of coffee",), not_text=("coffee mug",)), 22)
+    assert score(minus) < score(plain)
+
+
+@pytest.mark.parametrize("word", ["qwxzzv", "blorptang"])
+def test_unknown_word_is_a_clear_empty_answer(lib, word):
+    result = TextSearcher(lib).search(word, 5)
+    assert result.hits == []
+    assert not result.terms[0].matched
+    assert any(f"no label matches '{word}'" in w for w in result.warnings)
+
+
+def test_unknown_word_beside_a_known_one_is_ignored_with_a_warning(lib):
+    result = TextSearcher(lib).search(TextQuery(text=("cat", "qwxzzv")), 3)
+    assert names(result)[0] == "chelsea.jpg" and len(result.warnings) == 1
+
+
+def test_probability_matrix_follows_the_catalog_generation(lib, db, tmp_path):
+    searcher = TextSearcher(lib)
+    ids, probs = searcher.stored_probs()
+    assert probs.shape == (len(ids), 1000) and probs.dtype == np.float16
+    assert searcher.stored_probs()[1] is probs  # loaded once per generation
+
+
+def test_api_seam_returns_vector_ids(lib):
+    search = api_text_search(lib)
+    found = search("kitten", 3)
+    top = lib.catalog.vector_rows([found[0][0]])[found[0][0]]
+    assert Path(top.path).name == "chelsea.jpg" and found[0][1] > found[1][1]
+    assert search("qwxzzv", 3) == []
+
+
+def test_cli_text_search(db):
+    res = json.loads(run_cli("search", "--text", "a cup of coffee", "--db", db, "-k", "3", "--json").stdout)
+    first = res["results"][0]
+    assert Path(first["hits"][0]["path"]).name == "coffee.jpg" and first["method"] == "probs"
+
+    both = json.loads(run_cli("search", GALLERY / "chelsea.jpg", "--text", "a cup of coffee", "--db", db,
+                              "-k", "3", "--json").stdout)["results"][0]
+    assert Path(both["hits"][0]["path"]).name == "coffee.jpg"
+
+    proc = run_cli("search", "--text", "qwxzzv", "--db", db)
+    assert proc.returncode == 0 and "no label matches 'qwxzzv'" in proc.stderr and "no results" in proc.stdout
+
+    proc = run_cli("search", "--text", "cat", "--text-method", "weights", "--db", db, "-k", "2")
+    assert "chelsea.jpg" in proc.stdout.splitlines()[2]
