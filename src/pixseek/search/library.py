@@ -80,6 +80,8 @@ class Library:
         self.index_path = Path(str(catalog.path) + ".index")
         self.meta_path = Path(str(catalog.path) + ".index.json")
         self.index: VectorIndex = self._open_index()
+        # per-batch callbacks (decoded images, their new vector ids), e.g. region descriptors (pixseek.compare)
+        self.extras: list[Callable[[list[Decoded], list[int]], None]] = []
 
     # -- index lifecycle ------------------------------------------------------------------------
     @property
@@ -223,6 +225,8 @@ class Library:
             for i, d in enumerate(good)
         ]
         added, replaced = self.catalog.write_files(files)
+        for extra in self.extras:
+            extra(good, added)
         if replaced:
             self.index.remove(np.asarray(replaced, np.int64))
         if self.index.is_trained:  # an untrained index (IVF, binary) is built from the catalog at the end

@@ -1,6 +1,7 @@
 """Object wiring, in one place: which encoder, catalog and index a library is made of."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from collections.abc import Sequence
@@ -50,10 +51,22 @@ def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike |
             catalog.set_meta("index_params", json.dumps(index_params))
         else:
             index_params = json.loads(catalog.get_meta("index_params") or "{}")
-        return Library(catalog, encoder, index_kind=kind, index_params=index_params, batch_size=batch_size)
+        library = Library(catalog, encoder, index_kind=kind, index_params=index_params, batch_size=batch_size)
+        attach_extras(library)
+        return library
     except BaseException:
         catalog.close()
         raise
+
+
+def attach_extras(library: Library) -> None:
+    """Per-batch indexing extras of optional feature modules (region descriptors for copy detection)."""
+    if importlib.util.find_spec("pixseek.compare") is not None:
+        from pixseek.compare.regions import region_extra
+
+        extra = region_extra(library)
+        if extra is not None:
+            library.extras.append(extra)
 
 
 def encoder_record(encoder: Encoder, requested) -> dict:

@@ -54,6 +54,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX tags_tag ON tags(tag);
     """,
+    # 3: per-image region descriptors + perceptual hashes for copy detection / dedup (pixseek.compare)
+    """
+    CREATE TABLE regions (
+        vector_id INTEGER PRIMARY KEY REFERENCES vectors(id) ON DELETE CASCADE,
+        boxes BLOB NOT NULL,
+        feats BLOB NOT NULL,
+        phash INTEGER,
+        dhash INTEGER
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
