@@ -85,7 +85,7 @@ def write(out: Path, shots: list[Shot], size: tuple[int, int] = (1280, 720), fps
         stream.width, stream.height, stream.pix_fmt = size[0], size[1], "yuv420p"
         n = 0
         for shot in shots:
-            frames = int(round((shot.end - shot.start) * fps))
+            frames = int(round(shot.end * fps)) - int(round(shot.start * fps))  # no drift: cuts land where planned
             for j in range(frames):
                 im = _render(srcs[shot.source], size, shot.motion, j / max(1, frames - 1))
                 arr = np.clip(np.asarray(im, np.int16) + noise_bank[n % len(noise_bank)], 0, 255).astype(np.uint8)
@@ -98,7 +98,7 @@ def write(out: Path, shots: list[Shot], size: tuple[int, int] = (1280, 720), fps
 
 
 def build(total: float = 120.0, size: tuple[int, int] = (1280, 720), out: Path | None = None) -> tuple[Path, list[Shot]]:
-    out = out or DATA_ROOT / f"footage-{size[1]}p-{int(total)}s" / "footage.mp4"
+    out = out or DATA_ROOT / f"footage-{size[1]}p-{int(total)}s-v2" / "footage.mp4"
     truth = out.with_suffix(".json")
     if out.exists() and truth.exists():
         return out, [Shot(**s) for s in json.loads(truth.read_text())]

@@ -45,7 +45,7 @@ class SamplingConfig:
 
     sample_fps: float = 2.0
     max_gap: float = 10.0
-    threshold: float = 0.2
+    threshold: float = 0.1
     motion_threshold: float = 0.1
     short_side: int = 256
     every: bool = False
