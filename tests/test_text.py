@@ -105,7 +105,7 @@ def test_api_seam_returns_vector_ids(lib):
 def test_cli_text_search(db):
     res = json.loads(run_cli("search", "--text", "a cup of coffee", "--db", db, "-k", "3", "--json").stdout)
     first = res["results"][0]
-    assert Path(first["hits"][0]["path"]).name == "coffee.jpg" and first["method"] == "probs"
+    assert Path(first["hits"][0]["path"]).name == "coffee.jpg" and first["method"] == "weights"
 
     both = json.loads(run_cli("search", GALLERY / "chelsea.jpg", "--text", "a cup of coffee", "--db", db,
                               "-k", "3", "--json").stdout)["results"][0]

@@ -2,10 +2,11 @@
 
 Three ways from words to images, picked by what the library's encoder offers:
 
-* ``probs`` (default for classifier encoders): the query becomes a soft distribution over the
+* ``probs``: the query becomes a soft distribution over the
   encoder's labels (sentence-model cosine to each label's texts, softmax over the top ``top_labels``);
   an image scores the probability its stored label distribution gives to that query distribution.
-* ``weights``: the same label distribution mixes the classifier's weight vectors (EfficientNet-Lite0's
+* ``weights`` (default for EfficientNet-Lite0 libraries; it won on the emoji dev set): the same label
+  distribution mixes the classifier's weight vectors (EfficientNet-Lite0's
   ``_fc`` rows, which live in the image-embedding space) into one query vector, searched with FAISS.
 * ``text-tower``: an image+text encoder (CLIP, SigLIP) embeds the words itself.
 
@@ -28,7 +29,7 @@ from pixseek.text.sentence import SentenceModel, sentence_model
 from pixseek.text.weights import classifier_weights, has_imagenet_weights
 
 METHODS = ("probs", "weights", "text-tower")
-DEFAULT_METHOD = "probs"
+DEFAULT_METHOD = "weights"  # measured winner, bench/text_search.py
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class TextSearcher:
         self._model = model
         self._probs: tuple[int, np.ndarray, np.ndarray] | None = None  # (generation, ids, probs)
         encoder = library.encoder
-        method = config.method or ("text-tower" if callable(getattr(encoder, "encode_text", None)) else DEFAULT_METHOD)
+        method = config.method or self.default_method(encoder)
         if method not in METHODS:
             raise ValueError(f"unknown text search method {method!r}; one of {METHODS}")
         if method == "text-tower" and not callable(getattr(encoder, "encode_text", None)):
@@ -98,6 +99,14 @@ class TextSearcher:
         if method == "weights" and not has_imagenet_weights(encoder):
             raise ValueError(f"{encoder.model_id}: 'weights' needs the EfficientNet-Lite0 embedding space")
         self.method = method
+
+    @staticmethod
+    def default_method(encoder) -> str:
+        """The encoder's text tower when it has one; else classifier weights (they won on the emoji dev
+        set, bench/text_search.py) when the vectors live in their space; else stored label probabilities."""
+        if callable(getattr(encoder, "encode_text", None)):
+            return "text-tower"
+        return DEFAULT_METHOD if has_imagenet_weights(encoder) else "probs"
 
     # -- words -> label distributions ------------------------------------------------------------
     @property

@@ -13,6 +13,7 @@ from pixseek.encoders.onnx_runtime import cache_dir
 from pixseek.errors import EncoderUnavailableError
 
 MODEL_ID = "all-MiniLM-L6-v2"
+SMALL_BATCH = 8
 
 
 class SentenceModel:
@@ -36,8 +37,18 @@ class SentenceModel:
     def embed(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
         if not texts:
             return np.zeros((0, 384), np.float32)
-        return np.asarray(self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                                             show_progress_bar=False), np.float32)
+        import torch
+
+        # A query is a few tokens: one thread is ~20x faster than two contending ones (measured 27 vs 570 ms
+        # per query on the shared 2-core machine); label texts in bulk keep torch's own setting.
+        threads = torch.get_num_threads()
+        if len(texts) <= SMALL_BATCH:
+            torch.set_num_threads(1)
+        try:
+            return np.asarray(self._model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
+                                                 show_progress_bar=False), np.float32)
+        finally:
+            torch.set_num_threads(threads)
 
     def embed_cached(self, texts: Sequence[str]) -> np.ndarray:
         """``embed`` with the result cached on disk, keyed by model id and the texts themselves."""
