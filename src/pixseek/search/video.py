@@ -35,11 +35,12 @@ def file_sha256(path: str, chunk: int = 1 << 20) -> str:
 
 
 def encode_video(lib: "Library", path: str, cfg: SamplingConfig = SamplingConfig(), *,
-                 progress: VideoProgress | None = None) -> tuple[NewFile | None, ImageError | None]:
+                 progress: VideoProgress | None = None,
+                 sha256: str | None = None) -> tuple[NewFile | None, ImageError | None]:
     """Sample and encode one video. Returns (file to write or None, error or None): a truncated
     video gives both its frames so far and the error."""
     st = os.stat(path)
-    sha = file_sha256(path)
+    sha = sha256 or file_sha256(path)
     times: list[float] = []
     vectors, probs, tags = [], [], []
     size = (0, 0)
@@ -82,12 +83,13 @@ def add_videos(lib: "Library", paths: Sequence[str], known: dict[str, FileState]
     for path in paths:
         state = known.get(path)
         try:
-            if state is not None and file_sha256(path) == state.sha256:
+            sha = file_sha256(path)
+            if state is not None and sha == state.sha256:  # touched, not changed: no decoding
                 st = os.stat(path)
                 lib.catalog.touch_file(path, st.st_size, st.st_mtime_ns)
                 report.unchanged += 1
                 continue
-            new, error = encode_video(lib, path, cfg, progress=progress)
+            new, error = encode_video(lib, path, cfg, progress=progress, sha256=sha)
         except OSError as exc:
             new, error = None, UnreadableFileError(path, f"cannot read ({exc.strerror or exc})")
         if error is not None:
