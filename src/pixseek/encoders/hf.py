@@ -74,7 +74,8 @@ class HubEncoder(Encoder):
             return int(cfg.hidden_size)
         if self.hub.family == "clip":
             return int(cfg.projection_dim)
-        return int(cfg.text_config.hidden_size)  # siglip: both towers end at the text hidden size
+        # siglip: the text head projects to projection_size (= the text hidden size unless set)
+        return int(getattr(cfg.text_config, "projection_size", None) or cfg.text_config.hidden_size)
 
     @cached_property
     def model(self):
