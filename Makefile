@@ -35,6 +35,7 @@ GLYPH_FONTS := $(shell grep -v "^#" bench/datasets/glyph_fonts.txt)
 bench-deps:
 	@missing=$$(for p in $(GLYPH_FONTS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
+	@dpkg -s desktop-base >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends desktop-base  # wallpapers for bench/copydetect.py
 
 clean:
 	rm -rf .demo .cache

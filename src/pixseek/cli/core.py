@@ -93,6 +93,7 @@ def search(
     text: Annotated[list[str] | None, typer.Option("--text", help="Describe what to find (repeatable); with one query image: 'like this, but ...'.")] = None,
     not_text: Annotated[list[str] | None, typer.Option("--not", help="Describe what to avoid (repeatable).")] = None,
     text_method: Annotated[str | None, typer.Option("--text-method", help="probs | weights | text-tower (default: the model's text tower if it has one, else probs).")] = None,
+    copies: Annotated[bool, typer.Option("--copies", help="Copy-detection mode: re-rank by region matching, finds heavily edited copies.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Find the K most similar indexed images to each query image, or to a description (--text / --not)."""
@@ -111,7 +112,12 @@ def search(
                 good.append((p, load_for(lib.encoder.preprocess, p)))
             except ImageError as err:
                 errors.append(err.to_dict())
-        hit_lists = lib.search([im for _, im in good], k, tag=tag) if good else []
+        if copies:
+            from pixseek.compare import search_copies
+
+            hit_lists = [search_copies(lib, im, k) for _, im in good]
+        else:
+            hit_lists = lib.search([im for _, im in good], k, tag=tag) if good else []
         for (p, im), hits in zip(good, hit_lists):
             results.append({"query": p, "hits": [h.to_dict() for h in hits]})
             rows.append((im, Path(p).name, [(hit_picture(h) if sheet is not None else h.path,
