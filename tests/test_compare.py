@@ -1,0 +1,108 @@
+"""Compare, copy search, dedup and explain on real photos with real edits, the real model and the real CLI."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from conftest import GALLERY, run_cli
+
+
+def jpeg(im: Image.Image, quality: int) -> Image.Image:
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def crop(im: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
+    w, h = im.size
+    return im.crop((int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[3] * h)))
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("lib") / "lib.db"
+    run_cli("index", GALLERY, "--db", db)
+    return db
+
+
+def test_cropped_rotated_jpeg_copy_is_top_hit_in_copy_mode(indexed, tmp_path):
+    src = Image.open(GALLERY / "coffee.jpg")
+    edited = jpeg(crop(src, (0.3, 0.2, 0.9, 0.85)).rotate(15, Image.Resampling.BILINEAR, expand=True), 20)
+    query = tmp_path / "coffee-edited.jpg"
+    edited.save(query)
+    res = json.loads(run_cli("search", query, "--db", indexed, "--copies", "-k", "3", "--json").stdout)
+    hits = res["results"][0]["hits"]
+    assert Path(hits[0]["path"]).name == "coffee.jpg"
+    assert hits[0]["score"] > hits[1]["score"]
+
+
+def test_compare_calls_an_edited_copy_a_near_duplicate_and_different_photos_not(tmp_path):
+    src = Image.open(GALLERY / "astronaut.jpg")
+    copy = tmp_path / "copy.jpg"
+    jpeg(ImageOps.mirror(crop(src, (0.1, 0.1, 0.9, 0.95))), 30).save(copy)
+    same = json.loads(run_cli("compare", GALLERY / "astronaut.jpg", copy, "--json").stdout)
+    assert same["verdict"] in ("near-duplicate", "identical")
+    for other in ("chelsea.jpg", "rocket.jpg", "coffee.jpg"):
+        diff = json.loads(run_cli("compare", GALLERY / "astronaut.jpg", GALLERY / other, "--json").stdout)
+        assert diff["verdict"] in ("similar", "different"), (other, diff)
+        assert diff["similarity"] < same["similarity"]
+
+
+def test_dedup_returns_exactly_the_planted_groups(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut", "chelsea", "coffee", "rocket", "camera", "moon", "brick", "hubble_deep_field"):
+        shutil.copy(GALLERY / f"{name}.jpg", folder)
+    chelsea, rocket = Image.open(GALLERY / "chelsea.jpg"), Image.open(GALLERY / "rocket.jpg")
+    chelsea.resize((chelsea.width // 2, chelsea.height // 2)).save(folder / "chelsea-small.jpg", quality=40)
+    crop(chelsea, (0.05, 0.0, 0.9, 0.9)).save(folder / "chelsea-crop.jpg", quality=80)
+    ImageOps.grayscale(rocket).save(folder / "rocket-grey.jpg", quality=85)
+    moved = tmp_path / "moved"
+    res = json.loads(run_cli("dedup", folder, "--json", "--html", tmp_path / "d.html").stdout)
+    groups = sorted(sorted(Path(p).name for p in g["paths"]) for g in res["groups"])
+    assert groups == [["chelsea-crop.jpg", "chelsea-small.jpg", "chelsea.jpg"], ["rocket-grey.jpg", "rocket.jpg"]]
+    assert {Path(g["best"]).name for g in res["groups"]} == {"chelsea.jpg", "rocket.jpg"}
+    assert len(list(folder.iterdir())) == 11 and "chelsea-crop.jpg" in (tmp_path / "d.html").read_text()
+    res = json.loads(run_cli("dedup", folder, "--json", "--move-to", moved).stdout)
+    assert sorted(p.name for p in moved.iterdir()) == ["chelsea-crop.jpg", "chelsea-small.jpg", "rocket-grey.jpg"]
+    assert (folder / "chelsea.jpg").exists() and (folder / "rocket.jpg").exists()
+
+
+def test_explain_boxes_lie_on_the_shared_content(tmp_path):
+    src = Image.open(GALLERY / "coffee.jpg")
+    shared = (0.45, 0.0, 1.0, 1.0)  # b is the right part of a
+    b = tmp_path / "b.jpg"
+    jpeg(crop(src, shared), 50).save(b)
+    out = tmp_path / "m.png"
+    res = json.loads(run_cli("explain", GALLERY / "coffee.jpg", b, "--out", out, "--json").stdout)
+    assert Image.open(out).format == "PNG"
+    top = res["matches"][:3]
+    assert len(top) == 3
+    for m in top:
+        x0, y0, x1, y1 = m["box_a"]
+        assert (x0 + x1) / 2 >= shared[0], m  # the matched region of a sits inside the part b was cut from
+
+
+def test_api_seams_give_a_verdict_and_duplicate_groups(tmp_path):
+    from pixseek.api.backends import compare_backend, duplicates_backend
+    from pixseek.search import open_library
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("astronaut", "chelsea", "camera"):
+        shutil.copy(GALLERY / f"{name}.jpg", folder)
+    camera = Image.open(GALLERY / "camera.jpg")
+    jpeg(camera, 20).save(folder / "camera-q20.jpg")
+    with open_library(tmp_path / "lib.db") as lib:
+        lib.add(folder)
+        compare = compare_backend(lib)
+        result = compare(Image.open(folder / "camera.jpg"), Image.open(folder / "camera-q20.jpg"))
+        assert result.verdict in ("identical", "near-duplicate") and 0 <= result.similarity <= 1
+        groups = duplicates_backend(lib)()
+        paths = [sorted(Path(r.path).name for r in lib.catalog.items(ids)) for ids, _ in groups]
+        assert paths == [["camera-q20.jpg", "camera.jpg"]]
