@@ -401,10 +401,11 @@ def test_feature_seams_for_text_and_duplicates(admin_lib, client):
     """Text search and duplicate groups come from other modules through create_app's seams; without
     them the API says so (501 / tag search). Here the seams are filled with small reference versions
     built on the library's real vectors."""
-    assert_error(client.get("/api/duplicates"), 501, "feature-unavailable")
-    # pixseek.text defines api_text_search (issue 9), so the default app has real text search
-    assert client.get("/api/info").json()["features"] == {"text_search": "text", "compare": "embedding-cosine",
-                                                          "duplicates": False}
+    # pixseek.text defines api_text_search (issue 9) and pixseek.compare api_compare / api_duplicates (issue 4),
+    # so the default app has real text search, compare verdicts and duplicate groups
+    assert client.get("/api/info").json()["features"] == {"text_search": "text", "compare": "pixseek.compare",
+                                                          "duplicates": True}
+    assert client.get("/api/duplicates").json()["groups"] == []  # the gallery holds no near-duplicates
     lib, root = admin_lib
     (root / "gallery" / "coffee-copy.jpg").write_bytes(jpeg_bytes(GALLERY / "coffee.jpg", quality=40, scale=0.7))
     lib.add(root / "gallery")
