@@ -116,3 +116,29 @@ def test_cli_text_search(db):
 
     proc = run_cli("search", "--text", "cat", "--text-method", "weights", "--db", db, "-k", "2")
     assert "chelsea.jpg" in proc.stdout.splitlines()[2]
+
+
+def test_a_taggers_own_classes_are_searchable_by_name(tmp_path):
+    """A tagger trained on the user's classes (train_fixtures: crops of scikit-image photos, one class per
+    photo): its class names are label texts too, so a word ImageNet lacks ("chelsea") finds that class."""
+    from train_fixtures import crops_folder
+
+    from pixseek.train import TaggerRecipe, train_tagger
+    from pixseek.train.trainer import TrainConfig
+
+    data = crops_folder(tmp_path / "crops", classes=4, per_class=6)
+    tagger = train_tagger(data, tmp_path / "t.model", TaggerRecipe(train=TrainConfig(epochs=15, patience=20)))
+    with open_library(tmp_path / "tagged.db", model=tagger.path) as lib:
+        lib.add(data)
+        searcher = TextSearcher(lib)
+        assert searcher.method == "probs"
+        result = searcher.search("chelsea", 24)
+        ids, probs = searcher.stored_probs()
+        column = lib.encoder.labels.index("chelsea")
+    assert result.terms[0].labels[0][0] == "chelsea" and result.terms[0].labels[0][2] > 0.99
+    assert Path(result.hits[0].path).parent.name == "chelsea"
+    # reference: with all the weight on the user class, the ranking is the tagger's own probability for it
+    best = {int(i) for i in ids[probs[:, column] == probs[:, column].max()]}
+    np.testing.assert_allclose(sorted(h.score for h in result.hits)[::-1],
+                               np.sort(probs[:, column].astype(np.float32))[::-1], atol=0.01)
+    assert result.hits[0].id in best

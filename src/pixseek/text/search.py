@@ -103,10 +103,12 @@ class TextSearcher:
     @staticmethod
     def default_method(encoder) -> str:
         """The encoder's text tower when it has one; else classifier weights (they won on the emoji dev
-        set, bench/text_search.py) when the vectors live in their space; else stored label probabilities."""
+        set, bench/text_search.py) when the vectors live in their space and there are no user classes;
+        else stored label probabilities (which cover a tagger's own classes)."""
         if callable(getattr(encoder, "encode_text", None)):
             return "text-tower"
-        return DEFAULT_METHOD if has_imagenet_weights(encoder) else "probs"
+        only_imagenet = len(encoder.labels or []) == 1000  # a tagger's own classes have no weight rows here
+        return DEFAULT_METHOD if only_imagenet and has_imagenet_weights(encoder) else "probs"
 
     # -- words -> label distributions ------------------------------------------------------------
     @property
