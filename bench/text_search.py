@@ -13,6 +13,8 @@ vector, FAISS), and two keyword baselines on file names: the names the package s
 as ``1f431.png``: what a user who downloaded these files would honestly have, so no words at all), and
 the emoji's short name as file name (``cat.png``: a generous baseline, the class name written into the
 file name). Keyword score = number of query words in the file name; ties broken in a fixed random order.
+
+Then the same on photographs: bench/datasets/photo_words.py (see photo_set), against the original names.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.datasets import DATA_ROOT, emoji  # noqa: E402
+from bench.datasets import DATA_ROOT, emoji, photo_words  # noqa: E402
 from pixseek.search import open_library  # noqa: E402
 from pixseek.text import TextSearchConfig, TextSearcher  # noqa: E402
 
@@ -67,6 +69,36 @@ def keyword_rankings(queries: list[str], file_names: list[str], seed: int = 0) -
 def package_meta() -> dict[str, dict]:
     with tarfile.open(emoji.fetch("apple", DATA_ROOT / "cache"), "r:gz") as t:
         return {e["short_name"]: e for e in json.load(t.extractfile("package/emoji.json"))}
+
+
+def photo_set(seed: int) -> None:
+    """Second set, photographs: bench/datasets/photo_words.py (scikit-image's photos under their original
+    names, 16 hand-written subject queries + paraphrases, one relevant photo each among 23)."""
+    folder = photo_words.build()
+    with open_library(DATA_ROOT / "photo-words.db") as lib:
+        lib.add(folder)
+        ids, _ = TextSearcher(lib).stored_probs()
+        vrows = lib.catalog.vector_rows(int(i) for i in ids)
+        paths = [vrows[int(i)].path for i in ids]
+        pos_of = {int(i): j for j, i in enumerate(ids)}
+        order = np.random.default_rng(seed).permutation(len(ids))
+        print(f"\nphotos: {len(ids)} scikit-image photos, {len(photo_words.QUERIES)} subjects queried")
+        for kind, col in (("name", 0), ("paraphrase", 1)):
+            pairs = [(stem, q[col]) for stem, q in photo_words.QUERIES.items()]
+            relevant = [{j for j, p in enumerate(paths) if Path(p).stem == stem} for stem, _ in pairs]
+            texts = [t for _, t in pairs]
+            for method in ("probs", "weights"):
+                searcher = TextSearcher(lib, TextSearchConfig(method=method))
+                rankings, unmatched = [], 0
+                for t in texts:
+                    ranked = [pos_of[h.id] for h in searcher.search(t, len(ids)).hits]
+                    unmatched += not ranked
+                    rankings.append(ranked + [j for j in order if j not in set(ranked)])
+                r = evaluate(rankings, relevant)
+                print(f"{kind:<11} {method:<44} {r['mAP']:>7.4f} {r['R@10']:>7.4f} {r['queries']:>5} {unmatched:>8}")
+            r = evaluate(keyword_rankings(texts, [Path(p).name for p in paths], seed), relevant)
+            print(f"{kind:<11} {'baseline: original file names (chelsea.png)':<44} {r['mAP']:>7.4f} {r['R@10']:>7.4f} "
+                  f"{r['queries']:>5}")
 
 
 def main() -> None:
@@ -135,6 +167,7 @@ def main() -> None:
         best = max(("probs", "weights"), key=lambda m: results[(qs, m)]["mAP"])
         print(f"{qs}: best text method {best}, mAP {results[(qs, best)]['mAP']:.4f} "
               f"= {results[(qs, best)]['mAP'] / max(base, 1e-9):.1f}x the codepoint file-name baseline")
+    photo_set(a.seed)
 
 
 if __name__ == "__main__":
