@@ -99,6 +99,7 @@ def test_api_seam_returns_vector_ids(lib):
     found = search("kitten", 3)
     top = lib.catalog.vector_rows([found[0][0]])[found[0][0]]
     assert Path(top.path).name == "chelsea.jpg" and found[0][1] > found[1][1]
+    assert any("cat" in name for name, _ in found.labels)  # what the page shows beside the hits
     assert search("qwxzzv", 3) == []
 
 

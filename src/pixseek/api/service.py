@@ -222,7 +222,7 @@ class SearchService:
         found = self.text_search(text, k if mask is None else min(len(snap.items), k * FILTER_FETCH))
         hits = [(snap.items[snap.pos[i]], float(s)) for i, s in found
                 if i in snap.pos and (mask is None or mask[snap.pos[i]])]
-        return "text", hits[:k], []
+        return "text", hits[:k], list(getattr(found, "labels", []))  # labels the backend matched, when it says
 
     def search_tags(self, text: str, k: int, filters: Filters = Filters()):
         """Rank items by the probability their stored labels give to the classes ``text`` names."""

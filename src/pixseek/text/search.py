@@ -246,11 +246,20 @@ def parse_text(text: str) -> TextQuery:
     return TextQuery(text=(pos,) if pos else (), not_text=neg)
 
 
+class TextHits(list):
+    """[(vector id, score)], best first, with ``labels``: the (label, weight) pairs the words matched."""
+
+    labels: list[tuple[str, float]] = []
+
+
 def api_text_search(library: Library):
     """The HTTP API's text seam (pixseek.api.backends): (text, k) -> [(vector id, score)], best first."""
     searcher = TextSearcher(library)
 
-    def text_search(text: str, k: int) -> list[tuple[int, float]]:
-        return [(h.id, h.score) for h in searcher.search(parse_text(text), k).hits]
+    def text_search(text: str, k: int) -> TextHits:
+        result = searcher.search(parse_text(text), k)
+        found = TextHits((h.id, h.score) for h in result.hits)
+        found.labels = [(name, w) for t in result.terms if t.matched and not t.negative for name, _, w in t.labels]
+        return found
 
     return text_search

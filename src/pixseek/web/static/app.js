@@ -257,7 +257,7 @@ async function searchText(text) {
     const labels = res.query.matched_labels.map(l => l.label);
     const how = res.query.kind === "tag"
       ? (labels.length ? `tags: ${labels.slice(0, 5).join(", ")}${labels.length > 5 ? "…" : ""}` : "no tag has this name")
-      : "text search";
+      : `text search${labels.length ? `: ${labels.slice(0, 5).join(", ")}` : ""}`;
     showQuery({ title: `“${text}”`, meta: how });
     render(res.hits, { scored: true, emptyText: res.query.kind === "tag" && !labels.length
       ? `No tag called “${text}”. Try a simpler word (cat, car, coffee…) or pick a tag from the filter.`
