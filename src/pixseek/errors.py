@@ -90,3 +90,11 @@ class TrainedModelError(PixseekError):
     def __init__(self, path: str | Path, cause: str):
         self.path, self.cause = str(path), cause
         super().__init__(f"{self.path}: {cause}")
+
+
+class BackendError(PixseekError):
+    """A vector database backend (Milvus, PostgreSQL) is unreachable, misconfigured or refused a request."""
+
+    def __init__(self, url: str, cause: str):
+        self.url, self.cause = url, cause
+        super().__init__(f"{url}: {cause}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,12 @@ class VectorIndex(ABC):
     @property
     def is_trained(self) -> bool:
         return True
+
+    def fill(self, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Add every ``(ids, vectors)`` batch of a rebuild. A backend that keeps its vectors in a
+        server (``pixseek.backends``) overrides this to reconcile with what it already holds."""
+        for ids, vectors in batches:
+            self.add(vectors, ids)
 
     def save(self, path: str | Path) -> None:
         """Atomic: write a temporary file beside ``path``, then rename over it."""

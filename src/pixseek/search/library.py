@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from pixseek.encoders import Encoder
+from pixseek.encoders.base import Embedding
 from pixseek.index import VectorIndex, create_index, load_index
 from pixseek.index.auto import resolve_kind
 from pixseek.io import IMAGE_EXTENSIONS, walk_files
@@ -19,7 +20,7 @@ from pixseek.io.video import VIDEO_EXTENSIONS, is_video
 from pixseek.preprocess import load_for
 from pixseek.search.pipeline import Decoded, batched, decode_stream
 from pixseek.store import Catalog
-from pixseek.store.catalog import NewFile
+from pixseek.store.catalog import FileState, NewFile
 
 TRAIN_SAMPLE = 50_000
 Query = str | os.PathLike | Image.Image | np.ndarray
@@ -112,8 +113,7 @@ class Library:
         index = create_index(self.index_kind, self.dim, **params)
         if not index.is_trained and self.catalog.count_vectors():
             index.train(self.catalog.sample_vectors(TRAIN_SAMPLE, self.dim))
-        for ids, vecs in self.catalog.iter_vectors(self.dim):
-            index.add(vecs, ids)
+        index.fill(self.catalog.iter_vectors(self.dim))
         self.index = index
         return index
 
@@ -150,6 +150,35 @@ class Library:
         """
         t0 = time.perf_counter()
         report = IndexReport()
+        todo, known = self.plan(source, report, prune=prune, extensions=extensions)
+        total = len(todo)
+        videos = [p for p in todo if is_video(p)]  # encoded and committed whole, one at a time (search/video.py)
+        todo = [p for p in todo if not is_video(p)]
+        if progress:
+            progress(0, total)
+        done = 0
+        known_sha = {p: known[p].sha256 for p in todo if p in known}
+        stream = decode_stream(todo, self.encoder.preprocess, known_sha=known_sha)
+        for batch in batched(stream, self.batch_size):
+            self._write_batch(batch, known, report)
+            done += len(batch)
+            if progress:
+                progress(done, total)
+        if videos:
+            from pixseek.search.video import add_videos
+
+            add_videos(self, videos, known, report, progress=video_progress)
+            if progress:
+                progress(total, total)
+        self.finish(report, t0)
+        return report
+
+    def plan(self, source: str | os.PathLike | Sequence[str | os.PathLike], report: IndexReport, *,
+             prune: bool = True, extensions: Iterable[str] = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS,
+             ) -> tuple[list[str], dict[str, FileState]]:
+        """The files of ``source`` that need encoding (new, or size/mtime changed) and the catalog's
+        state of those under it; unchanged files are counted in ``report``, and with ``prune`` the
+        catalog entries under a folder whose files are gone are dropped."""
         if isinstance(source, (str, os.PathLike)):
             root = os.path.abspath(source)
             paths = [os.path.abspath(p) for p in walk_files(root, extensions)]
@@ -177,25 +206,10 @@ class Library:
             if gone:
                 self.index.remove(np.asarray(self.catalog.remove_files(gone), np.int64))
                 report.removed = len(gone)
-        total = len(todo)
-        videos = [p for p in todo if is_video(p)]  # encoded and committed whole, one at a time (search/video.py)
-        todo = [p for p in todo if not is_video(p)]
-        if progress:
-            progress(0, total)
-        done = 0
-        known_sha = {p: known[p].sha256 for p in todo if p in known}
-        stream = decode_stream(todo, self.encoder.preprocess, known_sha=known_sha)
-        for batch in batched(stream, self.batch_size):
-            self._write_batch(batch, known, report)
-            done += len(batch)
-            if progress:
-                progress(done, total)
-        if videos:
-            from pixseek.search.video import add_videos
+        return todo, known
 
-            add_videos(self, videos, known, report, progress=video_progress)
-            if progress:
-                progress(total, total)
+    def finish(self, report: IndexReport, t0: float) -> None:
+        """After the last batch: record errors, switch index type if the size calls for it, save."""
         if report.errors:
             self.catalog.record_errors(report.errors)
         kind, self.index_note = resolve_kind(self.requested_kind, self.catalog.count_vectors(), self.dim)
@@ -204,10 +218,18 @@ class Library:
             self.rebuild_index()
         self.save()
         report.seconds = time.perf_counter() - t0
-        return report
 
     def _write_batch(self, batch: list[Decoded], known: dict, report: IndexReport) -> None:
         good = [d for d in batch if d.pixels is not None]
+        emb = self.encoder.embed_pixels(np.stack([d.pixels for d in good])) if good else None
+        self.commit(batch, emb, known, report)
+
+    def commit(self, batch: list[Decoded], emb: Embedding | None, known: dict, report: IndexReport, *,
+               extras: bool = True) -> list[int]:
+        """Write one encoded batch (catalog first, then index): ``emb`` holds the vectors of the items
+        without error that are not unchanged, in order (their pixels may be gone: encoded elsewhere).
+        Errors and unchanged files are counted in ``report``. Returns the new vector ids."""
+        good = [d for d in batch if d.error is None and not d.unchanged]
         for d in batch:
             if d.error is not None:
                 report.errors.append(d.error.to_dict())
@@ -215,8 +237,7 @@ class Library:
                 self.catalog.touch_file(d.path, d.size, d.mtime_ns)
                 report.unchanged += 1
         if not good:
-            return
-        emb = self.encoder.embed_pixels(np.stack([d.pixels for d in good]))
+            return []
         tags = self.encoder.tags(emb.probs) if emb.probs is not None and self.encoder.labels else None
         files = [
             NewFile(d.path, d.size, d.mtime_ns, d.sha256, emb.vectors[i:i + 1],
@@ -225,7 +246,7 @@ class Library:
             for i, d in enumerate(good)
         ]
         added, replaced = self.catalog.write_files(files)
-        for extra in self.extras:
+        for extra in self.extras if extras else ():
             extra(good, added)
         if replaced:
             self.index.remove(np.asarray(replaced, np.int64))
@@ -236,6 +257,7 @@ class Library:
                 report.updated += 1
             else:
                 report.added += 1
+        return added
 
     def remove(self, paths: Iterable[str | os.PathLike]) -> int:
         ids = self.catalog.remove_files([os.path.abspath(p) for p in paths])

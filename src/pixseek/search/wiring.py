@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pixseek import backends
 from pixseek.encoders import Encoder, create_encoder
 from pixseek.search.library import Library
 from pixseek.search.pipeline import batched, decode_stream
@@ -33,25 +34,35 @@ def encoder_for_catalog(catalog: Catalog, model: str | os.PathLike | None) -> En
 
 
 def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike | None = None,
-                 index: str | None = None, index_params: dict | None = None, batch_size: int = 32) -> Library:
+                 index: str | None = None, index_params: dict | None = None, batch_size: int = 32,
+                 backend: str | None = None) -> Library:
     """Open (or create) the library at ``db``.
 
     ``model``: encoder name or trained-model path; default: the one the catalog was built with,
     or the default encoder for a new catalog. A different model than the catalog's raises
-    :class:`~pixseek.errors.ModelMismatchError`.
+    :class:`~pixseek.errors.ModelMismatchError`. ``backend``: a vector database URL
+    (``milvus://host:port``, see :mod:`pixseek.backends`) that holds the vectors instead of a
+    local index file; remembered by the catalog like the index type.
     """
     catalog = Catalog(db or default_db_path())
     try:
         encoder = encoder_for_catalog(catalog, model)
         catalog.bind_model(encoder.model_id, encoder.embed_dim, encoder_record(encoder, model))
+        if backend is not None:
+            spec = backends.parse_backend(backend, json.loads(catalog.get_meta("index_params") or "{}"))
+            index, index_params = spec.kind, spec.params
         kind = index or catalog.get_meta("index_kind") or "flat"
+        backends.ensure_registered(kind)
         if catalog.get_meta("index_kind") != kind:
+            if catalog.get_meta("index_kind") is not None and index_params is None:
+                index_params = {}  # the stored parameters belong to the previous kind (e.g. a backend URL)
             catalog.set_meta("index_kind", kind)
         if index_params is not None:
             catalog.set_meta("index_params", json.dumps(index_params))
         else:
             index_params = json.loads(catalog.get_meta("index_params") or "{}")
         library = Library(catalog, encoder, index_kind=kind, index_params=index_params, batch_size=batch_size)
+        backends.sync_with_catalog(library)
         attach_extras(library)
         return library
     except BaseException:
