@@ -1,5 +1,7 @@
 """Near-duplicate groups in a library: k-NN candidate pairs, verified by region matching, grouped
-by connected components with a complete-linkage guard against chaining. Never deletes anything."""
+by connected components of near-duplicate edges with a complete-linkage guard against chaining
+(two groups join only if every cross pair is at least "similar", so A~B~C never joins an A and a C
+that are different pictures). Never deletes anything."""
 from __future__ import annotations
 
 import html
@@ -20,6 +22,7 @@ class DedupConfig:
     neighbours: int = 10  # k of the k-NN graph the candidate pairs come from
     min_cosine: float = 0.3  # global cosine below which a k-NN pair is not even verified
     threshold: float | None = None  # near-duplicate similarity; default: the calibrated one for the model
+    guard: float | None = None  # every pair inside a group must reach this; default: the calibrated "similar"
 
 
 @dataclass
@@ -27,7 +30,7 @@ class Group:
     ids: list[int]
     paths: list[str]
     best: str  # the copy to keep: largest resolution, then largest file
-    score: float  # the lowest similarity between two members (complete linkage)
+    score: float  # the lowest similarity between two members
 
     def to_dict(self) -> dict:
         return {"paths": self.paths, "ids": self.ids, "best": self.best, "score": round(self.score, 6)}
@@ -35,7 +38,9 @@ class Group:
 
 def find_duplicates(library, cfg: DedupConfig = DedupConfig(), prefix: str | None = None) -> list[Group]:
     """Groups of near-duplicate images (only those under ``prefix`` when given), largest first."""
-    threshold = cfg.threshold if cfg.threshold is not None else load_thresholds(library.model_id).near_duplicate
+    th = load_thresholds(library.model_id)
+    threshold = cfg.threshold if cfg.threshold is not None else th.near_duplicate
+    guard = min(threshold, cfg.guard if cfg.guard is not None else th.similar)
     items = {r.id: r for r in library.catalog.items() if r.kind == "image"
              and (prefix is None or r.path.startswith(prefix))}
     if len(items) < 2:
@@ -66,7 +71,7 @@ def find_duplicates(library, cfg: DedupConfig = DedupConfig(), prefix: str | Non
         ga, gb = group_of[a], group_of[b]
         if ga is gb:
             continue
-        if all(sim(x, y) >= threshold for x in ga for y in gb):  # complete linkage: no chaining
+        if all(sim(x, y) >= guard for x in ga for y in gb):  # complete linkage on the guard: no chaining
             merged = ga | gb
             for m in merged:
                 group_of[m] = merged

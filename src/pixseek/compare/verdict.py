@@ -68,6 +68,8 @@ def pair_similarity(qa: list[Regions], ga: np.ndarray, qb: list[Regions], gb: np
     regional = max(region_score(qa, qb[0]), region_score(qb, qa[0]))
     sim = float(np.clip(fuse(cos, regional, cfg), 0.0, 1.0))
     bits = (hamming(qa[0].phash, qb[0].phash), hamming(qa[0].dhash, qb[0].dhash))
+    if max(bits) <= cfg.hash_bits:  # first stage: both perceptual hashes agree -> a trivial copy
+        sim = max(sim, 1.0 - max(bits) / 64)
     return sim, {"global_cosine": round(cos, 6), "region_score": round(regional, 6), "phash_bits": bits[0],
                  "dhash_bits": bits[1]}
 
