@@ -1,10 +1,17 @@
-"""LSH and ITQ binary coders over L2-normalised float vectors."""
+"""Binary coders over L2-normalised float vectors: LSH, ITQ, and learned (deep-hash) projections."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
 
 import faiss
 import numpy as np
+
+from pixseek.errors import TrainedModelError
 
 
 class BinaryCoder:
@@ -81,12 +88,66 @@ class ITQCoder(BinaryCoder):
                 "mean": _arr(self.mean)}
 
 
+class DeepHashCoder(BinaryCoder):
+    """A learned linear hash head ``sgn(xW + b)`` (trained by :mod:`pixseek.hashing.deep` with a
+    metric loss plus a quantization loss); inference is one matrix product, no torch. Carries its own
+    ``model_id`` and the ``base_model_id`` of the encoder whose embeddings it was trained on."""
+
+    name = "deep"
+
+    def __init__(self, dim: int, bits: int, weight: np.ndarray, bias: np.ndarray, base_model_id: str,
+                 info: dict | None = None):
+        super().__init__(dim, bits)
+        self.weight = np.ascontiguousarray(weight, np.float32).reshape(dim, bits)
+        self.bias = np.ascontiguousarray(bias, np.float32).reshape(bits)
+        self.base_model_id, self.info = base_model_id, info or {}
+        digest = hashlib.sha256(self.weight.tobytes() + self.bias.tobytes() + base_model_id.encode()).hexdigest()
+        self.model_id = f"deephash{bits}-{digest[:12]}"
+
+    def project(self, x):
+        return x @ self.weight + self.bias
+
+    def dump(self):
+        return {"name": self.name, "dim": self.dim, "bits": self.bits, "weight": _arr(self.weight),
+                "bias": _arr(self.bias), "base_model_id": self.base_model_id, "model_id": self.model_id,
+                "info": self.info}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write a ``.hash`` file (JSON) atomically."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".hash.tmp", dir=path.parent)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(self.dump(), fh)
+        os.replace(tmp, path)
+        return path
+
+
+HASH_SUFFIX = ".hash"
+
+
+def read_hash_model(path: str | os.PathLike) -> DeepHashCoder:
+    try:
+        coder = load_coder(json.loads(Path(path).read_text()))
+    except (OSError, ValueError, KeyError) as exc:
+        raise TrainedModelError(path, f"cannot read deep-hash model: {exc}") from exc
+    if not isinstance(coder, DeepHashCoder):
+        raise TrainedModelError(path, f"not a deep-hash model (a {coder.name} coder)")
+    return coder
+
+
 def create_coder(name: str, dim: int, bits: int) -> BinaryCoder:
+    """``lsh`` | ``itq`` | a trained ``.hash`` file (its own length wins over ``bits``)."""
     if name == "lsh":
         return LSHCoder(dim, bits)
     if name == "itq":
         return ITQCoder(dim, bits)
-    raise ValueError(f"unknown binary coder {name!r}; one of lsh, itq")
+    if str(name).endswith(HASH_SUFFIX):
+        coder = read_hash_model(name)
+        if coder.dim != dim:
+            raise ValueError(f"{name}: trained on {coder.dim}-d embeddings, the index holds {dim}-d vectors")
+        return coder
+    raise ValueError(f"unknown binary coder {name!r}; one of lsh, itq, or a trained {HASH_SUFFIX} file")
 
 
 def load_coder(d: dict) -> BinaryCoder:
@@ -95,6 +156,9 @@ def load_coder(d: dict) -> BinaryCoder:
     if d["name"] == "itq":
         return ITQCoder(d["dim"], d["bits"], mean=_unarr(d["mean"], (d["bits"],)),
                         matrix=_unarr(d["matrix"], (d["dim"], d["bits"])))
+    if d["name"] == "deep":
+        return DeepHashCoder(d["dim"], d["bits"], _unarr(d["weight"], (d["dim"], d["bits"])),
+                             _unarr(d["bias"], (d["bits"],)), d["base_model_id"], d.get("info"))
     raise ValueError(f"unknown binary coder {d['name']!r}")
 
 
