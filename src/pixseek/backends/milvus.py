@@ -14,9 +14,11 @@ collection is and with which parameters; the vectors themselves stay in Milvus.
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -33,6 +35,7 @@ SEARCH_KEYS = {"ef", "nprobe", "search_k", "reorder_k", "level", "radius", "rang
 QUERY_WINDOW = 16_384  # Milvus's maxQueryResultWindow: most rows one query returns
 UPLOAD_ROWS = 2_000  # rows per upsert (1280-d float32: 10 MB, well under gRPC's 64 MB)
 TIMEOUT = 60.0
+CONNECT_TIMEOUT = 10.0
 
 
 def params_from_url(url: str, parts, query: dict, stored: dict) -> dict:
@@ -69,10 +72,19 @@ class MilvusIndex(VectorIndex):
         self._dirty = False
         with self._calls("cannot connect"):
             if not connections.has_connection(self._alias):
-                connections.connect(self._alias, uri=uri, timeout=TIMEOUT)
+                self._probe(uri)
+                connections.connect(self._alias, uri=uri, timeout=CONNECT_TIMEOUT)
             self._coll = self._open_collection()
 
     # -- plumbing -------------------------------------------------------------------------------
+    def _probe(self, uri: str) -> None:
+        """Fail fast with the reason (refused, unknown host) instead of a gRPC wait for a channel."""
+        parts = urlsplit(uri)
+        try:
+            socket.create_connection((parts.hostname, parts.port or 19530), timeout=CONNECT_TIMEOUT).close()
+        except OSError as exc:
+            raise BackendError(self.url, f"cannot connect ({exc.strerror or exc})") from exc
+
     @contextmanager
     def _calls(self, what: str):
         from pymilvus import MilvusException
@@ -178,20 +190,23 @@ class MilvusIndex(VectorIndex):
         return int(rows[0]["count(*)"])
 
     def held_ids(self) -> np.ndarray:
-        """Every id the collection holds, sorted: range queries of at most ``QUERY_WINDOW`` ids each
-        (exact whatever the server's result order), until the count is reached or nothing is left."""
-        total, found, start = self.ntotal, [], 0
+        """Every id the collection holds, sorted. Pages of ``id > last`` (Milvus 2.3 returns the
+        smallest primary keys first, which pymilvus's own query iterator relies on too); the total is
+        checked against ``count(*)`` so a server that paged otherwise is an error, not a silent gap."""
+        total, found, last = self.ntotal, [], -1  # catalog ids are positive
         with self._calls("query failed"):
-            while sum(len(f) for f in found) < total:
-                rows = self._coll.query(f"id >= {start} and id < {start + QUERY_WINDOW}", output_fields=["id"],
+            while True:
+                rows = self._coll.query(f"id > {last}", output_fields=["id"], limit=QUERY_WINDOW,
                                         consistency_level="Strong", timeout=TIMEOUT)
-                if rows:
-                    found.append(np.fromiter((r["id"] for r in rows), np.int64, len(rows)))
-                elif not self._coll.query(f"id >= {start}", output_fields=["id"], limit=1,
-                                          consistency_level="Strong", timeout=TIMEOUT):
-                    break  # nothing above: negative ids or a writer racing us; what we have is all there is
-                start += QUERY_WINDOW
-        return np.sort(np.concatenate(found)) if found else np.zeros(0, np.int64)
+                if not rows:
+                    break
+                page = np.fromiter((r["id"] for r in rows), np.int64, len(rows))
+                found.append(page)
+                last = int(page.max())
+        ids = np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+        if len(ids) != total:
+            raise BackendError(self.url, f"listed {len(ids)} ids but the collection counts {total}")
+        return ids
 
     def fill(self, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> None:
         """Reconcile with the catalog's vectors (see :mod:`pixseek.backends`): upload the ids the

@@ -21,6 +21,7 @@ from pixseek.errors import BackendError
 
 COMPONENTS = ("rootCoord", "proxy", "queryCoord", "queryNode", "indexNode", "dataCoord", "dataNode")
 PR_SET_PDEATHSIG = 1
+SESSION_TTL = 10
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
@@ -54,16 +55,21 @@ class MilvusStandalone:
         import milvus  # the server package: config template + compressed binaries
 
         cfg = milvus.MilvusServerConfig(data_dir=str(self.base_dir))
-        if self.port:
-            cfg.update(proxy_port=self.port)
         for comp in COMPONENTS:
             cfg.set(f"{comp}.ip", "127.0.0.1")
+        # a restart after a crash waits for the dead process's etcd sessions to expire (30 s by default)
+        cfg.set("common.session.ttl", SESSION_TTL)
         cfg.resolve()  # picks free ports (from Milvus's defaults up), writes configs/milvus.yaml
+        if self.port:  # a restart keeps its port: Milvus binds with SO_REUSEADDR, the package's probe does not
+            cfg.set("proxy_port", self.port)
+            cfg.write_config()
         milvus._initialize_data_files(str(self.base_dir))  # unpacks bin/ once per base_dir
         self.port = int(cfg.get("proxy_port"))
         self.metrics_port, sock = cfg.resolve_port(9091)
         sock.close()
-        cfg.cleanup_listen_ports()
+        peer_port, sock = cfg.resolve_port(int(cfg.get("etcd_port")) + 1)
+        sock.close()
+        self._embedded_etcd_on_loopback(int(cfg.get("etcd_port")), peer_port)
         exe = self.base_dir / "bin" / "milvus"
         env = os.environ | {
             "DEPLOY_MODE": "STANDALONE", "METRICS_PORT": str(self.metrics_port),
@@ -77,6 +83,23 @@ class MilvusStandalone:
                                          stderr=err, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         self._wait_healthy()
         return self
+
+    def _embedded_etcd_on_loopback(self, client_port: int, peer_port: int) -> None:
+        """The embedded etcd listens on 2379/2380 unless given a config file (``etcd.config.path``,
+        absent from the package's template): give it one with the ports picked, on 127.0.0.1, so
+        that two servers (two test sessions) can run side by side."""
+        configs = self.base_dir / "configs"
+        client, peer = f"http://127.0.0.1:{client_port}", f"http://127.0.0.1:{peer_port}"
+        (configs / "etcd.yaml").write_text(
+            f"name: milvus-standalone\nlisten-client-urls: {client}\nadvertise-client-urls: {client}\n"
+            f"listen-peer-urls: {peer}\ninitial-advertise-peer-urls: {peer}\n"
+            f"initial-cluster: milvus-standalone={peer}\n")
+        yaml = configs / "milvus.yaml"
+        text = yaml.read_text()
+        head = "etcd:\n"
+        if head not in text:
+            raise BackendError(self.url, f"{yaml}: no 'etcd:' section to configure")
+        yaml.write_text(text.replace(head, f"{head}  config:\n    path: {configs / 'etcd.yaml'}\n", 1))
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.start_timeout

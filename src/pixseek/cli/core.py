@@ -52,6 +52,9 @@ def index(
     codes: Annotated[int | None, typer.Option("--codes", help="Compact binary codes of this many bits (ITQ), Hamming search + exact re-rank.")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per encoder batch.")] = 32,
     prune: Annotated[bool, typer.Option(help="Drop catalog entries whose files are gone.")] = True,
+    backend: Annotated[str | None, typer.Option("--backend", help="Keep the vectors in a vector database: milvus://host:port[/collection][?index=HNSW&M=32&ef=64] (remembered by the catalog).")] = None,
+    ray: Annotated[str | None, typer.Option("--ray", help="Encode on Ray: 'auto' starts a local Ray, else a cluster address (ray://head:10001).")] = None,
+    ray_workers: Annotated[int, typer.Option("--ray-workers", help="Encoder actors with --ray.")] = 2,
     as_json: JsonOption = False,
 ) -> None:
     """Index images under FOLDER into the catalog (new and changed files only)."""
@@ -62,10 +65,17 @@ def index(
         if codes <= 0 or codes % 8:
             raise fail(f"--codes must be a positive multiple of 8, got {codes}")
         index_kind, index_params = "binary", {"bits": codes}
-    with open_library(db, model=model, index=index_kind, index_params=index_params, batch_size=batch_size) as lib:
+    with open_library(db, model=model, index=index_kind, index_params=index_params, batch_size=batch_size,
+                      backend=backend) as lib:
         with progress_bar(f"indexing {folder}", enabled=not as_json) as progress:
             files, video = fold_time_into(progress) if progress else (None, None)
-            report = lib.add(folder, prune=prune, progress=files, video_progress=video)
+            if ray is not None:
+                from pixseek.distributed.ray_encode import RayConfig, ray_add
+
+                report = ray_add(lib, folder, RayConfig(address=ray, workers=ray_workers, batch_size=batch_size),
+                                 prune=prune, progress=files)
+            else:
+                report = lib.add(folder, prune=prune, progress=files, video_progress=video)
         summary = report.to_dict() | {"db": str(lib.catalog.path), "model_id": lib.model_id,
                                       "index": lib.index_kind, "index_note": lib.index_note, "total": len(lib)}
     if as_json:
