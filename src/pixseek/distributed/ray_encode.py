@@ -20,10 +20,12 @@ On one machine the actors ask for fractional CPUs (``cpus_per_worker``, default 
 """
 from __future__ import annotations
 
+import logging
 import math
 import os
 import pickle
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -126,12 +128,16 @@ def start_ray(cfg: RayConfig) -> None:
     kwargs = {"runtime_env": {"env_vars": env}, "log_to_driver": False, "configure_logging": False}
     try:
         if cfg.address in LOCAL:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False,
+            ray.init(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False,  # a new one, ours
                      object_store_memory=cfg.object_store_bytes, **kwargs)
         else:
             ray.init(address=cfg.address, **kwargs)
     except Exception as exc:  # ray raises ConnectionError, RuntimeError, ValueError... name the address
         raise PixseekError(f"ray at '{cfg.address}': cannot start or connect ({exc})") from exc
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False  # pixseek draws its own
+    ctx.print_on_execution_start = False
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def ray_add(lib: Library, source: str | os.PathLike | Sequence[str | os.PathLike], cfg: RayConfig = RayConfig(), *,
@@ -161,6 +167,7 @@ def ray_add(lib: Library, source: str | os.PathLike | Sequence[str | os.PathLike
                                                                 "regions": regions},
                             batch_size=cfg.batch_size, batch_format="numpy", concurrency=cfg.workers,
                             num_cpus=cfg.cpus_per_worker)
+        warnings.filterwarnings("ignore", message=".*minimum number of concurrent actors.*")  # few batches
         for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
             batch = [_decoded(out, i) for i in range(len(out["path"]))]
             fresh = [i for i, d in enumerate(batch) if d.error is None and not d.unchanged and d.path not in seen]

@@ -1,0 +1,143 @@
+"""Distributed encoding on a local Ray (2 encoder actors with fractional CPUs): the same catalog
+rows as single-process indexing, and neither a killed worker nor a killed driver duplicates or
+loses a row."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import psutil
+import pytest
+from PIL import Image, ImageOps
+
+from conftest import GALLERY, run_cli
+from pixseek.distributed.ray_encode import RayConfig, ray_add, start_ray
+from pixseek.search import encode_paths, open_library
+
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    import ray
+
+    start_ray(RayConfig())
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture()
+def variants(tmp_path):
+    """The gallery and three edited copies of each photo: 88 small real images."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for src in sorted(GALLERY.iterdir()):
+        im = Image.open(src).convert("RGB")
+        w, h = im.size
+        for i, e in enumerate([im, ImageOps.mirror(im), im.crop((w // 8, h // 8, w - w // 8, h - h // 8)), im.rotate(8)]):
+            e.save(folder / f"{src.stem}_{i}.jpg", quality=90)
+    return folder
+
+
+def rows(db) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """path -> (vector, sorted tags) straight from the catalog file."""
+    con = sqlite3.connect(db)
+    out = {}
+    for path, vid, emb in con.execute("SELECT f.path, v.id, v.embedding FROM files f JOIN vectors v ON v.file_id=f.id"):
+        tags = sorted(t for (t,) in con.execute("SELECT tag FROM tags WHERE vector_id=?", (vid,)))
+        out[path] = (np.frombuffer(emb, np.float32), tags)
+    con.close()
+    return out
+
+
+def counts(db) -> tuple[int, int, int]:
+    with sqlite3.connect(db, timeout=5) as con:
+        return tuple(con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in ("files", "vectors", "regions"))
+
+
+def wait_for_commits(db, n: int, alive, timeout: float = 120) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and alive():
+        try:
+            done = counts(db)[0]
+        except sqlite3.Error:
+            done = 0
+        if done >= n:
+            return done
+        time.sleep(0.05)
+    raise AssertionError(f"fewer than {n} files committed while indexing ran")
+
+
+def test_ray_writes_the_same_rows_as_one_process(local_ray, tmp_path, gallery):
+    with open_library(tmp_path / "one.db") as lib:
+        lib.add(gallery)
+    with open_library(tmp_path / "ray.db") as lib:
+        report = ray_add(lib, gallery, RayConfig(workers=2, batch_size=8))
+        assert (report.added, report.unchanged, report.errors) == (22, 0, [])
+        assert lib.index.ntotal == 22
+        hit = lib.search(GALLERY.parent / "queries" / "cat-crop.jpg", k=1)[0][0]
+        assert hit.path.endswith("chelsea.jpg")
+        again = ray_add(lib, gallery, RayConfig(workers=2, batch_size=8))
+        assert (again.added, again.updated, again.unchanged) == (0, 0, 22)
+    one, ray_rows = rows(tmp_path / "one.db"), rows(tmp_path / "ray.db")
+    assert sorted(one) == sorted(ray_rows)
+    for path, (vec, tags) in one.items():
+        np.testing.assert_allclose(ray_rows[path][0], vec, atol=1e-5, err_msg=path)
+        assert ray_rows[path][1] == tags, path
+    assert counts(tmp_path / "ray.db") == counts(tmp_path / "one.db") == (22, 22, 22)
+
+
+def test_killed_worker_neither_duplicates_nor_loses_rows(local_ray, tmp_path, variants):
+    db = tmp_path / "k.db"
+    result: dict = {}
+    with open_library(db) as lib:
+        run = threading.Thread(target=lambda: result.update(report=ray_add(lib, variants, RayConfig(workers=2, batch_size=4))))
+        run.start()
+        before = wait_for_commits(db, 8, run.is_alive)
+        workers = [p for p in psutil.Process().children(recursive=True) if "EncodeActor" in " ".join(p.cmdline())]
+        assert len(workers) == 2, [p.cmdline() for p in workers]
+        workers[0].send_signal(signal.SIGKILL)
+        run.join(300)
+        assert not run.is_alive()
+        assert not workers[0].is_running()
+        report = result["report"]
+        assert before < 88 and report.added == 88 and report.errors == []
+        assert counts(db) == (88, 88, 88) and lib.index.ntotal == 88
+        stored = rows(db)
+        sample = sorted(stored)[::11]
+        want, ok, _ = encode_paths(sample, encoder=lib.encoder)
+        for path, vec in zip(ok, want):
+            np.testing.assert_allclose(stored[path][0], vec, atol=1e-5, err_msg=path)
+        again = ray_add(lib, variants, RayConfig(workers=2, batch_size=4))
+        assert (again.added, again.unchanged) == (0, 88)
+
+
+def test_rerun_after_killed_driver_duplicates_nothing(tmp_path, variants):
+    db = tmp_path / "d.db"
+    cmd = [sys.executable, "-c", "from pixseek.cli import main; main()", "index", str(variants), "--db", str(db),
+           "--ray", "auto", "--ray-workers", "2", "--batch-size", "4", "--json"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    try:
+        first = wait_for_commits(db, 8, lambda: proc.poll() is None)
+        ray_procs = psutil.Process(proc.pid).children(recursive=True)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    # Ray fate-shares its head processes with the driver, but two agents outlive a SIGKILL: end them
+    _, alive = psutil.wait_procs(ray_procs, timeout=10)
+    for p in alive:
+        p.kill()
+    assert first < 88
+    summary = json.loads(run_cli("index", variants, "--db", db, "--ray", "auto", "--batch-size", "8", "--json").stdout)
+    kept = counts(db)
+    assert kept == (88, 88, 88), kept
+    assert summary["total"] == 88 and summary["added"] + summary["unchanged"] == 88 and summary["added"] < 88
+    info = json.loads(run_cli("info", "--db", db, "--json").stdout)
+    assert info["index_ntotal"] == info["vectors"] == 88
