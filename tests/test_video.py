@@ -163,18 +163,34 @@ def test_api_shows_video_hit_as_its_frame(indexed, footage):
         assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
 
 
-def test_interrupted_video_leaves_nothing_and_is_encoded_next_run(footage, tmp_path):
+def test_interrupted_video_resumes_after_last_committed_frame(footage, tmp_path):
     from pixseek.search import open_library
+    from pixseek.search.video import PARTIAL
 
-    shutil.copy(footage / "cam3.mp4", tmp_path / "cam3.mp4")
+    video = tmp_path / "cam3.mp4"
+    shutil.copy(footage / "cam3.mp4", video)
+    full = [f.t_sec for f in sample_frames(video)]
 
     def stop(path, t, duration):
-        if t > 8:
-            raise KeyboardInterrupt
+        if t > 12:
+            raise KeyboardInterrupt  # what Ctrl-C does in the middle of a video
 
-    with open_library(tmp_path / "i.db") as lib:
+    with open_library(tmp_path / "i.db", batch_size=2) as lib:  # a commit every 2 frames
         with pytest.raises(KeyboardInterrupt):
             lib.add(tmp_path, video_progress=stop)
-        assert len(lib) == 0 and lib.catalog.count_vectors() == 0  # committed per whole video: nothing half-written
-        report = lib.add(tmp_path)
-        assert report.added == 1 and lib.catalog.count_vectors() == len(list(sample_frames(tmp_path / "cam3.mp4")))
+        kept = lib.catalog.items()
+        assert 0 < len(kept) < len(full) and max(r.t_sec for r in kept) <= 12  # whole chunks committed
+        assert lib.catalog.file_states()[str(video)].size == PARTIAL  # not complete: the next run comes back to it
+        resumed_at: list[float] = []
+        report = lib.add(tmp_path, video_progress=lambda p, t, d: resumed_at.append(t))
+        assert report.added == 1 and not report.errors
+        assert min(resumed_at) > max(r.t_sec for r in kept)  # decoding went on after the last committed frame
+        rows = lib.catalog.items()
+        assert [r.id for r in rows[:len(kept)]] == [r.id for r in kept]  # what was committed is kept, not redone
+        times = [r.t_sec for r in rows]
+        assert times == sorted(set(times)) and times[-1] >= full[-1] - 0.5 and abs(len(times) - len(full)) <= 2
+        assert lib.catalog.file_states()[str(video)].size == video.stat().st_size  # complete now
+        assert lib.catalog.count_vectors() == lib.index.ntotal
+        top = lib.search(GALLERY / "chelsea.jpg", k=3)[0][0]  # scene 4 (15-19 s) was encoded after the resume
+        assert top.kind == "video" and 14 <= top.t_sec <= 20, top
+        assert lib.add(tmp_path).unchanged == 1

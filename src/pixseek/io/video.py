@@ -103,20 +103,35 @@ def _out_size(w: int, h: int, short_side: int) -> tuple[int, int]:
     return max(2, round(w * scale)) // 2 * 2, max(2, round(h * scale)) // 2 * 2
 
 
-def video_duration(path: str | Path) -> float | None:
-    """Seconds, as the container declares it (None when it does not)."""
+@dataclass(frozen=True)
+class VideoInfo:
+    duration: float | None  # seconds, as the container declares it (None when it does not)
+    width: int
+    height: int
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """The first video stream's duration and frame size, from the headers (nothing decoded)."""
     container = _open(str(path))
     try:
         if not container.streams.video:
             raise CorruptVideoError(str(path), "no video stream")
-        return _duration(container, container.streams.video[0])
+        stream = container.streams.video[0]
+        return VideoInfo(_duration(container, stream), stream.codec_context.width, stream.codec_context.height)
     finally:
         container.close()
 
 
-def sample_frames(path: str | Path, cfg: SamplingConfig = SamplingConfig(), *,
+def video_duration(path: str | Path) -> float | None:
+    """Seconds, as the container declares it (None when it does not)."""
+    return probe(path).duration
+
+
+def sample_frames(path: str | Path, cfg: SamplingConfig = SamplingConfig(), *, start: float = 0.0,
                   progress: TimeProgress | None = None) -> Iterator[SampledFrame]:
-    """Yield :class:`SampledFrame` (time in seconds, RGB image) in time order.
+    """Yield :class:`SampledFrame` (time in seconds, RGB image) in time order; with ``start``, only
+    frames after ``start`` seconds (seeks to the keyframe before it; the first frame after it is
+    emitted, as at the start of a video).
 
     A damaged or truncated file yields the frames decoded before the damage, then raises
     :class:`~pixseek.errors.CorruptVideoError` naming the file and how far decoding got."""
@@ -131,16 +146,19 @@ def sample_frames(path: str | Path, cfg: SamplingConfig = SamplingConfig(), *,
             stream.codec_context.skip_frame = "NONREF"
         duration = _duration(container, stream)
         step = 1.0 / cfg.sample_fps
-        next_candidate = 0.0
+        next_candidate = start + 2e-6 if start > 0 else 0.0
         last_emit: float | None = None
         last_sig: np.ndarray | None = None
-        t = 0.0
+        t = start
+        seen = False  # any frame decoded at all
         size: tuple[int, int] | None = None
         try:
+            if start > 0 and stream.time_base is not None:
+                container.seek(int(start / stream.time_base), stream=stream, backward=True)
             for frame in container.decode(stream):
                 if frame.time is None:
                     continue
-                t = float(frame.time)
+                t, seen = float(frame.time), True
                 if t + 1e-6 < next_candidate:
                     continue
                 next_candidate = step * (np.floor(t / step + 1e-6) + 1) - 1e-3
@@ -162,8 +180,8 @@ def sample_frames(path: str | Path, cfg: SamplingConfig = SamplingConfig(), *,
                     yield SampledFrame(t, Image.fromarray(rgb))
         except (av.FFmpegError, OSError, ValueError) as exc:
             raise CorruptVideoError(path, f"decoding stopped at {t:.1f}s ({exc})") from exc
-        if last_emit is None:
-            raise CorruptVideoError(path, "no decodable frame")
+        if not seen:
+            raise CorruptVideoError(path, "no decodable frame" + (f" after {start:.1f}s" if start > 0 else ""))
         # A truncated file often just ends early without a decoder error: compare with the header.
         frame_slack = 2.0 / float(stream.average_rate or 1) + 0.5
         if duration is not None and t + frame_slack < duration:

@@ -1,9 +1,12 @@
 """Videos in the library: one catalog file per video, one vector per sampled frame (with its time).
 
-A video is committed in one transaction once all its frames are encoded, so an interrupted run
-leaves nothing half-written: the next run sees the video as new (or still changed) and encodes it
-again from the start. A damaged or truncated video keeps the frames decoded before the damage and
-is reported as a :class:`~pixseek.errors.CorruptVideoError`.
+A video is committed chunk by chunk, one encoder batch of frames per transaction, so memory stays
+flat however long it is. Until its last chunk is in, its file row carries the size ``PARTIAL``,
+which never matches the file on disk: the next run sees it as changed and, if its content hash is
+the one stored, resumes decoding after the last committed frame instead of starting over (the
+frames of at most one uncommitted batch are decoded again). A changed video starts over: its first
+chunk replaces everything stored for it. A damaged or truncated video keeps the frames decoded
+before the damage and is reported as a :class:`~pixseek.errors.CorruptVideoError`.
 """
 from __future__ import annotations
 
@@ -16,14 +19,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from pixseek.errors import CorruptVideoError, ImageError, UnreadableFileError
-from pixseek.io.video import SamplingConfig, format_timestamp, frame_at, sample_frames
+from pixseek.errors import ImageError, UnreadableFileError
+from pixseek.io.video import SampledFrame, SamplingConfig, format_timestamp, frame_at, probe, sample_frames
 from pixseek.store.catalog import FileState, NewFile
 
 if TYPE_CHECKING:
     from pixseek.search.library import Hit, IndexReport, Library
 
 VideoProgress = Callable[[str, float, float], None]  # (path, seconds done, duration)
+PARTIAL = -1  # files.size of a video whose frames are not all committed yet
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
@@ -34,73 +38,85 @@ def file_sha256(path: str, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def encode_video(lib: "Library", path: str, cfg: SamplingConfig = SamplingConfig(), *,
-                 progress: VideoProgress | None = None,
-                 sha256: str | None = None) -> tuple[NewFile | None, ImageError | None]:
-    """Sample and encode one video. Returns (file to write or None, error or None): a truncated
-    video gives both its frames so far and the error."""
+def resume_point(lib: "Library", path: str) -> float:
+    """Time of the last frame committed for ``path`` (0 when none)."""
+    times = [r.t_sec for r in lib.catalog.items(lib.catalog.vectors_for_path(path)) if r.t_sec is not None]
+    return max(times, default=0.0)
+
+
+def encode_video(lib: "Library", path: str, cfg: SamplingConfig = SamplingConfig(), *, start: float = 0.0,
+                 progress: VideoProgress | None = None, sha256: str | None = None) -> tuple[int, ImageError | None]:
+    """Sample, encode and commit one video (catalog, then index), a batch of frames at a time, from
+    ``start`` seconds (a resumed video: its earlier frames are kept) or from the beginning
+    (everything stored for ``path`` is replaced). Returns (vectors written, error or None): a
+    truncated video gives both. The file is marked complete once decoding has ended."""
     st = os.stat(path)
     sha = sha256 or file_sha256(path)
-    times: list[float] = []
-    vectors, probs, tags = [], [], []
-    size = (0, 0)
-    batch: list = []
-    error: ImageError | None = None
+    info = probe(path)
+    transform = lib.encoder.transform()
+    batch: list[SampledFrame] = []
+    written, error = 0, None
+    fresh = start <= 0  # the first commit replaces what the catalog holds for this path
 
-    def flush() -> None:
-        emb = lib.encoder.embed_pixels(np.stack([lib_transform(f.image) for f in batch]))
-        vectors.append(emb.vectors)
-        if emb.probs is not None:
-            probs.append(emb.probs)
-            if lib.encoder.labels:
-                tags.extend(lib.encoder.tags(emb.probs))
-        times.extend(f.t_sec for f in batch)
+    def commit() -> None:
+        nonlocal written, fresh
+        emb = lib.encoder.embed_pixels(np.stack([transform(f.image) for f in batch]))
+        tags = lib.encoder.tags(emb.probs) if emb.probs is not None and lib.encoder.labels else None
+        new = NewFile(path, PARTIAL, st.st_mtime_ns, sha, emb.vectors, emb.probs, t_sec=[f.t_sec for f in batch],
+                      kind="video", width=info.width, height=info.height, tags=tags)
+        if fresh:
+            added, replaced = lib.catalog.write_files([new])
+            if replaced:
+                lib.index.remove(np.asarray(replaced, np.int64))
+            fresh = False
+        else:
+            added = lib.catalog.append_vectors(new)
+        if lib.index.is_trained:  # an untrained index (IVF, binary) is built from the catalog at the end
+            lib.index.add(np.ascontiguousarray(emb.vectors, np.float32), np.asarray(added, np.int64))
+        written += len(batch)
         batch.clear()
 
-    lib_transform = lib.encoder.transform()
     report_time = (lambda t, d: progress(path, t, d)) if progress else None
     try:
-        for frame in sample_frames(path, cfg, progress=report_time):
-            size = frame.image.size
+        for frame in sample_frames(path, cfg, start=start, progress=report_time):
             batch.append(frame)
             if len(batch) >= lib.batch_size:
-                flush()
+                commit()
     except ImageError as err:
         error = err
     if batch:
-        flush()
-    if not times:
-        return None, error or CorruptVideoError(path, "no decodable frame")
-    new = NewFile(path, st.st_size, st.st_mtime_ns, sha, np.concatenate(vectors),
-                  np.concatenate(probs) if probs else None, t_sec=times, kind="video",
-                  width=size[0], height=size[1], tags=tags if tags else None)
-    return new, error
+        commit()
+    if not fresh:  # something is stored: decoding is over, the file is complete
+        lib.catalog.touch_file(path, st.st_size, st.st_mtime_ns)
+    return written, error
 
 
 def add_videos(lib: "Library", paths: Sequence[str], known: dict[str, FileState], report: "IndexReport",
                cfg: SamplingConfig = SamplingConfig(), *, progress: VideoProgress | None = None) -> None:
-    """Encode and commit each video (new or changed) whole; count it in ``report``."""
+    """Encode and commit each video that is new, changed or partly committed (resumed); count it in
+    ``report`` (a resumed video counts as added)."""
     for path in paths:
         state = known.get(path)
+        start = 0.0
         try:
             sha = file_sha256(path)
-            if state is not None and sha == state.sha256:  # touched, not changed: no decoding
-                st = os.stat(path)
-                lib.catalog.touch_file(path, st.st_size, st.st_mtime_ns)
-                report.unchanged += 1
-                continue
-            new, error = encode_video(lib, path, cfg, progress=progress, sha256=sha)
+            if state is not None and sha == state.sha256:
+                if state.size != PARTIAL:  # touched, not changed: no decoding
+                    st = os.stat(path)
+                    lib.catalog.touch_file(path, st.st_size, st.st_mtime_ns)
+                    report.unchanged += 1
+                    continue
+                start = resume_point(lib, path)
+            written, error = encode_video(lib, path, cfg, start=start, progress=progress, sha256=sha)
         except OSError as exc:
-            new, error = None, UnreadableFileError(path, f"cannot read ({exc.strerror or exc})")
+            written, error = 0, UnreadableFileError(path, f"cannot read ({exc.strerror or exc})")
+        except ImageError as err:  # not even the headers could be read
+            written, error = 0, err
         if error is not None:
             report.errors.append(error.to_dict())
-        if new is None:
+        if not written and not start:
             continue
-        added, replaced = lib.catalog.write_files([new])
-        if replaced:
-            lib.index.remove(np.asarray(replaced, np.int64))
-        lib.index.add(np.ascontiguousarray(new.vectors, np.float32), np.asarray(added, np.int64))
-        if state is not None:
+        if state is not None and state.size != PARTIAL:
             report.updated += 1
         else:
             report.added += 1

@@ -246,21 +246,38 @@ class Catalog:
                         "VALUES(?,?,?,?,?,?,?,?)",
                         (f.path, f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now),
                     ).lastrowid
-                vecs = np.ascontiguousarray(f.vectors, np.float32)
-                probs = None if f.probs is None else np.asarray(f.probs, np.float16)
-                times = f.t_sec or [None] * len(vecs)
-                for i, vec in enumerate(vecs):
-                    cur = db.execute(
-                        "INSERT INTO vectors(file_id, t_sec, embedding, probs) VALUES(?,?,?,?)",
-                        (file_id, times[i], vec.tobytes(), None if probs is None else probs[i].tobytes()),
-                    )
-                    added.append(cur.lastrowid)
-                    if f.tags is not None:
-                        db.executemany("INSERT OR REPLACE INTO tags(vector_id, tag, score) VALUES(?,?,?)",
-                                       [(cur.lastrowid, normalize_tag(t), float(p)) for t, p in f.tags[i]])
+                added += self._insert_vectors(db, file_id, f)
                 db.execute("DELETE FROM errors WHERE path=?", (f.path,))
             self._bump(db)
         return added, removed
+
+    def append_vectors(self, f: NewFile) -> list[int]:
+        """Add ``f``'s vectors to its stored file, keeping those already there (a long video is
+        committed chunk by chunk); the file's row is left as it is. Returns the new vector ids."""
+        with self.transaction() as db:
+            row = db.execute("SELECT id FROM files WHERE path=?", (f.path,)).fetchone()
+            if row is None:
+                raise CatalogError(f"{f.path}: not in the catalog, nothing to append to")
+            added = self._insert_vectors(db, row[0], f)
+            self._bump(db)
+        return added
+
+    @staticmethod
+    def _insert_vectors(db, file_id: int, f: NewFile) -> list[int]:
+        added: list[int] = []
+        vecs = np.ascontiguousarray(f.vectors, np.float32)
+        probs = None if f.probs is None else np.asarray(f.probs, np.float16)
+        times = f.t_sec or [None] * len(vecs)
+        for i, vec in enumerate(vecs):
+            cur = db.execute(
+                "INSERT INTO vectors(file_id, t_sec, embedding, probs) VALUES(?,?,?,?)",
+                (file_id, times[i], vec.tobytes(), None if probs is None else probs[i].tobytes()),
+            )
+            added.append(cur.lastrowid)
+            if f.tags is not None:
+                db.executemany("INSERT OR REPLACE INTO tags(vector_id, tag, score) VALUES(?,?,?)",
+                               [(cur.lastrowid, normalize_tag(t), float(p)) for t, p in f.tags[i]])
+        return added
 
     def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
         """Content unchanged (same hash) but size/mtime moved: update the stat only."""
