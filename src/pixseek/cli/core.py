@@ -141,6 +141,8 @@ def search(
             out.print(f"[bold]{r['query']}[/bold]")
             for rank, h in enumerate(r["hits"], 1):
                 at = f" @ {format_timestamp(h['t_sec'])}" if h.get("kind") == "video" else ""
+                if at and h["t_end"] > h["t_start"]:  # frames of one shot merged: the span they cover
+                    at += f"  ({format_timestamp(h['t_start'])}–{format_timestamp(h['t_end'])})"
                 out.print(f"  {rank:>3}  {h['score']:.4f}  {h['path']}{at}")
         print_errors(errors)
         if sheet is not None and rows:
