@@ -13,6 +13,8 @@ For each: vectors stored per minute, indexing speed as a multiple of real time (
   repeat recall   every occurrence of the repeated scene is covered by one of the top-10 hits;
 the same with each photo degraded (60 % crop, 5 degree rotation, darker, JPEG q30);
 and querying a frame grabbed from the middle of each shot: the top hit's t_start within 1 s of the shot's start.
+Also: resident memory while streaming (decode only, and over the whole ingest), and an ingest
+interrupted half-way then run again (resumes after its last committed frame).
 """
 from __future__ import annotations
 
@@ -60,8 +62,10 @@ def run(path: Path, shots, queries, frames, cfg: SamplingConfig, label: str) -> 
     hard = {src: degrade(q) for src, q in queries.items()}
     with tempfile.TemporaryDirectory() as tmp, open_library(Path(tmp) / "v.db") as lib:
         report = IndexReport()
+        rss: list[tuple[float, float, int]] = []  # (video seconds, resident MiB, vectors committed) over the ingest
         t0 = time.perf_counter()
-        add_videos(lib, [str(path)], {}, report, cfg)  # what Library.add runs for videos, with this sampler
+        add_videos(lib, [str(path)], {}, report, cfg,  # what Library.add runs for videos, with this sampler
+                   progress=lambda _p, t, d: rss.append((t, rss_mib(), lib.index.ntotal)))
         lib.save()
         secs = time.perf_counter() - t0
         n = lib.catalog.count_vectors()
@@ -89,7 +93,9 @@ def run(path: Path, shots, queries, frames, cfg: SamplingConfig, label: str) -> 
         hits = lib.search(queries[footage.REPEATED], k=10)[0]
         found = sum(any(covers(h, s) for h in hits) for s in rep)
     assert not report.errors, report.errors
-    out = {"label": label, "vectors": n, "per_min": n / duration * 60, "seconds": secs, "x_realtime": duration / secs,
+    per_commit = [m for (_, m, c), (_, _, prev) in zip(rss[1:], rss) if c != prev] + [rss_mib()]  # after each commit
+    out = {"label": label, "vectors": n, "rss_per_commit": per_commit,
+           "per_min": n / duration * 60, "seconds": secs, "x_realtime": duration / secs,
            "top1_time": ok_time / len(queries), "top1_start": ok_start / len(queries),
            "repeat_recall": found / len(rep), "repeats": len(rep), "frame_start": ok_frame / len(frames), "hard_start": ok_hard / len(hard),
            "per_motion": per_motion}
@@ -97,8 +103,36 @@ def run(path: Path, shots, queries, frames, cfg: SamplingConfig, label: str) -> 
           f"photo query: top-1 time {out['top1_time']:.3f}  start+-1s {out['top1_start']:.3f}  "
           f"degraded photo: start+-1s {out['hard_start']:.3f}  frame query: start+-1s {out['frame_start']:.3f}  "
           f"repeat recall {found}/{len(rep)}; per min of static/pan/zoom: "
-          + "/".join(f"{v:.0f}" for v in per_motion.values()), flush=True)
+          + "/".join(f"{v:.0f}" for v in per_motion.values())
+          + "; ingest RSS after each commit " + "/".join(f"{m:.0f}" for m in per_commit) + " MiB", flush=True)
     return out
+
+
+def resume(path: Path, full_vectors: int, at: float = 0.75) -> None:
+    """Interrupt the default ingest at ``at`` of the video (as Ctrl-C would), run it again: how much
+    was kept, where the second run started decoding, and the total against one uninterrupted run."""
+    duration = video_duration(path)
+
+    def stop(_p, t, d):
+        if t > d * at:
+            raise KeyboardInterrupt
+
+    with tempfile.TemporaryDirectory() as tmp, open_library(Path(tmp) / "r.db") as lib:
+        t0 = time.perf_counter()
+        try:
+            lib.add(str(path), video_progress=stop)
+        except KeyboardInterrupt:
+            pass
+        first, kept = time.perf_counter() - t0, lib.catalog.count_vectors()
+        lib.close()
+        starts: list[float] = []
+        with open_library(Path(tmp) / "r.db") as again:  # a new process would open it the same way
+            t0 = time.perf_counter()
+            report = again.add(str(path), video_progress=lambda _p, t, d: starts.append(t))
+            second, total = time.perf_counter() - t0, again.catalog.count_vectors()
+    print(f"resume: interrupted at {duration * at:.0f}s of video after {first:.1f}s with {kept} vectors committed; "
+          f"re-run decoded from {min(starts):.1f}s, {second:.1f}s, {total} vectors in all "
+          f"(uninterrupted: {full_vectors}); added {report.added}, errors {len(report.errors)}", flush=True)
 
 
 def main() -> None:
@@ -121,6 +155,7 @@ def main() -> None:
     frames = [(s, frame_at(path, (s.start + s.end) / 2)) for s in shots]
     a = run(path, shots, queries, frames, SamplingConfig(), "scenes")
     b = run(path, shots, queries, frames, SamplingConfig(sample_fps=1.0 / args.every, every=True), f"every {args.every:g}s")
+    resume(path, a["vectors"])
     print(f"ratio scenes/baseline: vectors {a['vectors'] / b['vectors']:.2f}, speed {a['x_realtime'] / b['x_realtime']:.2f}")
     floor = "PASS" if a["x_realtime"] >= 10 else "FAIL"
     print(f"floor >= 10x real time at 720p: {floor} ({a['x_realtime']:.1f}x)")

@@ -194,3 +194,18 @@ def test_interrupted_video_resumes_after_last_committed_frame(footage, tmp_path)
         top = lib.search(GALLERY / "chelsea.jpg", k=3)[0][0]  # scene 4 (15-19 s) was encoded after the resume
         assert top.kind == "video" and 14 <= top.t_sec <= 20, top
         assert lib.add(tmp_path).unchanged == 1
+
+
+def test_long_static_stretch_is_committed_every_chunk_of_video_time(footage, tmp_path):
+    from pixseek.search import open_library
+    from pixseek.search.library import IndexReport
+    from pixseek.search.video import add_videos
+
+    committed: list[tuple[float, int]] = []  # (video time, vectors in the index) while decoding
+    with open_library(tmp_path / "c.db") as lib:  # batch of 32 frames: more than the whole video gives
+        add_videos(lib, [str(footage / "cam3.mp4")], {}, IndexReport(), commit_every=5.0,
+                   progress=lambda p, t, d: committed.append((t, lib.index.ntotal)))
+        total = lib.index.ntotal
+    steps = sorted({n for _, n in committed})
+    assert len(steps) >= 4 and steps[-1] < total  # committed as it went, ~every 5 s of video, not at the end only
+    assert all(n > 0 for t, n in committed if t > 7)

@@ -1,7 +1,8 @@
 """Videos in the library: one catalog file per video, one vector per sampled frame (with its time).
 
-A video is committed chunk by chunk, one encoder batch of frames per transaction, so memory stays
-flat however long it is. Until its last chunk is in, its file row carries the size ``PARTIAL``,
+A video is committed chunk by chunk -- an encoder batch of frames, or fewer when ``COMMIT_EVERY``
+seconds of video have gone by -- so memory stays flat however long it is, and an interruption
+loses at most one chunk. Until its last chunk is in, its file row carries the size ``PARTIAL``,
 which never matches the file on disk: the next run sees it as changed and, if its content hash is
 the one stored, resumes decoding after the last committed frame instead of starting over (the
 frames of at most one uncommitted batch are decoded again). A changed video starts over: its first
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 VideoProgress = Callable[[str, float, float], None]  # (path, seconds done, duration)
 PARTIAL = -1  # files.size of a video whose frames are not all committed yet
+COMMIT_EVERY = 60.0  # seconds of video: a static scene gives few frames, commit them anyway
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
@@ -45,7 +47,8 @@ def resume_point(lib: "Library", path: str) -> float:
 
 
 def encode_video(lib: "Library", path: str, cfg: SamplingConfig = SamplingConfig(), *, start: float = 0.0,
-                 progress: VideoProgress | None = None, sha256: str | None = None) -> tuple[int, ImageError | None]:
+                 progress: VideoProgress | None = None, sha256: str | None = None,
+                 commit_every: float = COMMIT_EVERY) -> tuple[int, ImageError | None]:
     """Sample, encode and commit one video (catalog, then index), a batch of frames at a time, from
     ``start`` seconds (a resumed video: its earlier frames are kept) or from the beginning
     (everything stored for ``path`` is replaced). Returns (vectors written, error or None): a
@@ -80,7 +83,7 @@ def encode_video(lib: "Library", path: str, cfg: SamplingConfig = SamplingConfig
     try:
         for frame in sample_frames(path, cfg, start=start, progress=report_time):
             batch.append(frame)
-            if len(batch) >= lib.batch_size:
+            if len(batch) >= lib.batch_size or frame.t_sec - batch[0].t_sec >= commit_every:
                 commit()
     except ImageError as err:
         error = err
@@ -92,7 +95,8 @@ def encode_video(lib: "Library", path: str, cfg: SamplingConfig = SamplingConfig
 
 
 def add_videos(lib: "Library", paths: Sequence[str], known: dict[str, FileState], report: "IndexReport",
-               cfg: SamplingConfig = SamplingConfig(), *, progress: VideoProgress | None = None) -> None:
+               cfg: SamplingConfig = SamplingConfig(), *, progress: VideoProgress | None = None,
+               commit_every: float = COMMIT_EVERY) -> None:
     """Encode and commit each video that is new, changed or partly committed (resumed); count it in
     ``report`` (a resumed video counts as added)."""
     for path in paths:
@@ -107,7 +111,8 @@ def add_videos(lib: "Library", paths: Sequence[str], known: dict[str, FileState]
                     report.unchanged += 1
                     continue
                 start = resume_point(lib, path)
-            written, error = encode_video(lib, path, cfg, start=start, progress=progress, sha256=sha)
+            written, error = encode_video(lib, path, cfg, start=start, progress=progress, sha256=sha,
+                                          commit_every=commit_every)
         except OSError as exc:
             written, error = 0, UnreadableFileError(path, f"cannot read ({exc.strerror or exc})")
         except ImageError as err:  # not even the headers could be read
