@@ -63,11 +63,11 @@ def run(path: Path, shots, queries, frames, cfg: SamplingConfig, label: str) -> 
     with tempfile.TemporaryDirectory() as tmp, open_library(Path(tmp) / "v.db") as lib:
         report = IndexReport()
         rss: list[tuple[float, float, int]] = []  # (video seconds, resident MiB, vectors committed) over the ingest
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         add_videos(lib, [str(path)], {}, report, cfg,  # what Library.add runs for videos, with this sampler
                    progress=lambda _p, t, d: rss.append((t, rss_mib(), lib.index.ntotal)))
         lib.save()
-        secs = time.perf_counter() - t0
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0  # cpu: all threads of this process
         n = lib.catalog.count_vectors()
         times = [r.t_sec for r in lib.catalog.items()]
         per_motion = {}  # vectors per minute of static / panning / zooming footage
@@ -96,10 +96,12 @@ def run(path: Path, shots, queries, frames, cfg: SamplingConfig, label: str) -> 
     per_commit = [m for (_, m, c), (_, _, prev) in zip(rss[1:], rss) if c != prev] + [rss_mib()]  # after each commit
     out = {"label": label, "vectors": n, "rss_per_commit": per_commit,
            "per_min": n / duration * 60, "seconds": secs, "x_realtime": duration / secs,
+           "cpu_seconds": cpu, "x_realtime_per_cpu_s": duration / cpu,
            "top1_time": ok_time / len(queries), "top1_start": ok_start / len(queries),
            "repeat_recall": found / len(rep), "repeats": len(rep), "frame_start": ok_frame / len(frames), "hard_start": ok_hard / len(hard),
            "per_motion": per_motion}
-    print(f"{label:10s} {n:5d} vectors  {out['per_min']:6.1f}/min  {secs:6.1f}s = {out['x_realtime']:5.1f}x real time  "
+    print(f"{label:10s} {n:5d} vectors  {out['per_min']:6.1f}/min  {secs:6.1f}s = {out['x_realtime']:5.1f}x real time "
+          f"({cpu:5.1f} CPU-s: {out['x_realtime_per_cpu_s']:5.1f}x per CPU core)  "
           f"photo query: top-1 time {out['top1_time']:.3f}  start+-1s {out['top1_start']:.3f}  "
           f"degraded photo: start+-1s {out['hard_start']:.3f}  frame query: start+-1s {out['frame_start']:.3f}  "
           f"repeat recall {found}/{len(rep)}; per min of static/pan/zoom: "
@@ -146,11 +148,12 @@ def main() -> None:
     queries = footage.stills(shots, DATA_ROOT / "footage-queries")
     duration = video_duration(path)
     rss: list[tuple[float, float]] = []  # (video seconds, resident MiB) while streaming: flat means no growth
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     n = sum(1 for _ in sample_frames(path, progress=lambda t, d: rss.append((t, rss_mib()))))
-    decode = time.perf_counter() - t0
+    decode, decode_cpu = time.perf_counter() - t0, time.process_time() - c0
     early = next(m for t, m in rss if t >= duration * 0.1)
-    print(f"decode+sample only: {n} frames in {decode:.1f}s = {duration / decode:.1f}x real time; "
+    print(f"decode+sample only: {n} frames in {decode:.1f}s = {duration / decode:.1f}x real time "
+          f"({decode_cpu:.1f} CPU-s: {duration / decode_cpu:.1f}x per CPU core); "
           f"RSS at {duration * 0.1:.0f}s of video {early:.0f} MiB, at the end {rss[-1][1]:.0f} MiB")
     frames = [(s, frame_at(path, (s.start + s.end) / 2)) for s in shots]
     a = run(path, shots, queries, frames, SamplingConfig(), "scenes")
@@ -158,7 +161,8 @@ def main() -> None:
     resume(path, a["vectors"])
     print(f"ratio scenes/baseline: vectors {a['vectors'] / b['vectors']:.2f}, speed {a['x_realtime'] / b['x_realtime']:.2f}")
     floor = "PASS" if a["x_realtime"] >= 10 else "FAIL"
-    print(f"floor >= 10x real time at 720p: {floor} ({a['x_realtime']:.1f}x)")
+    print(f"floor >= 10x real time at 720p: {floor} ({a['x_realtime']:.1f}x wall clock on this, shared, machine; "
+          f"{a['x_realtime_per_cpu_s']:.1f}x per CPU-second used, i.e. on one free core)")
 
 
 if __name__ == "__main__":
