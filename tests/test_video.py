@@ -209,3 +209,36 @@ def test_long_static_stretch_is_committed_every_chunk_of_video_time(footage, tmp
     steps = sorted({n for _, n in committed})
     assert len(steps) >= 4 and steps[-1] < total  # committed as it went, ~every 5 s of video, not at the end only
     assert all(n > 0 for t, n in committed if t > 7)
+
+
+def test_web_page_shows_video_frame_and_plays_from_its_time(indexed, footage):
+    """Real headless Chromium on a real server: the hit card is the frame named with its time, and its
+    link opens the video already at that time."""
+    from api_fixtures import live_server
+    from playwright.sync_api import expect, sync_playwright
+
+    from pixseek.api import ApiSettings
+    from pixseek.search import open_library
+
+    db, _ = indexed
+    with open_library(db) as lib, live_server(lib, ApiSettings(roots=(footage,))) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
+                                     args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        page = browser.new_page()
+        page.goto(base + "/")
+        page.set_input_files("#file", str(GALLERY / "rocket.jpg"))
+        top = page.locator("#results .card.rank-1")
+        expect(top.locator(".name")).to_contain_text("cam3.mp4 @ 00:00:1")
+        expect(top.locator("img")).to_have_js_property("complete", True)
+        assert top.locator("img").evaluate("i => i.naturalWidth") > 100  # the frame, not a placeholder
+        link = top.locator(".open")
+        assert link.get_attribute("aria-label").startswith("Play cam3.mp4 @ ")
+        href = link.get_attribute("href")
+        t = float(href.split("#t=")[1])
+        assert 9 <= t <= 16, href
+        page.goto(base + href)  # what following the link does: the browser's own player, at #t=
+        # a frame decoded there (HAVE_CURRENT_DATA): Chromium plays this H.264 file, from the hit's time
+        page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.readyState >= 2; }")
+        at = page.evaluate("() => document.querySelector('video').currentTime")
+        assert abs(at - t) < 0.2, (at, t)
+        browser.close()

@@ -132,7 +132,8 @@ function card(item, scored) {
   btn.addEventListener("click", () => { location.hash = `#/similar/${item.id}`; });
   const open = $(".open", li);
   open.href = item.image_url;
-  open.setAttribute("aria-label", `Open ${item.name} full size`);
+  // a video frame (name "file @ hh:mm:ss.s"): image_url ends in #t=seconds, the browser plays the video from there
+  open.setAttribute("aria-label", item.t_sec != null ? `Play ${item.name}` : `Open ${item.name} full size`);
   return li;
 }
 
