@@ -61,31 +61,40 @@ class LSHCoder(BinaryCoder):
 
 class ITQCoder(BinaryCoder):
     """Iterative quantization (Gong & Lazebnik 2011): PCA to ``bits`` dimensions, then the rotation
-    that minimises the quantization loss ||sgn(VR) - VR||², learned by FAISS's ``ITQTransform``."""
+    that minimises the quantization loss ||sgn(VR) - VR||², learned by FAISS's ``ITQTransform``.
+
+    FAISS centres and re-normalises the input, then applies an affine chain (PCA, rotation); the
+    three parts are kept as arrays so encoding needs no FAISS object: ``normalize(x - center) A + bias``."""
 
     name = "itq"
 
-    def __init__(self, dim: int, bits: int, mean=None, matrix=None):
+    def __init__(self, dim: int, bits: int, center=None, matrix=None, bias=None):
         super().__init__(dim, bits)
-        self.mean, self.matrix = mean, matrix
+        self.center, self.matrix, self.bias = center, matrix, bias
 
     def train(self, x):
         x = np.ascontiguousarray(x, np.float32)
         itq = faiss.ITQTransform(self.dim, self.bits, True)
         itq.train(x)
-        # ITQTransform is affine: y = A x + b. Recover A and b so encoding needs no FAISS object.
-        b = itq.apply(np.zeros((1, self.dim), np.float32))[0]
-        eye = itq.apply(np.eye(self.dim, dtype=np.float32)) - b
-        self.matrix, self.mean = eye.astype(np.float32), b.astype(np.float32)
+        chain = itq.pca_then_itq
+        bias = chain.apply(np.zeros((1, self.dim), np.float32))[0]
+        self.matrix = np.ascontiguousarray(chain.apply(np.eye(self.dim, dtype=np.float32)) - bias, np.float32)
+        self.bias = bias.astype(np.float32)
+        self.center = faiss.vector_to_array(itq.mean).astype(np.float32)
+        check = itq.apply(x[:8])
+        if not np.allclose(self.project(x[:8]), check, atol=1e-4):  # FAISS changed its transform
+            raise RuntimeError("ITQ arrays do not reproduce faiss.ITQTransform")
 
     def project(self, x):
         if self.matrix is None:
             raise RuntimeError("train the ITQ coder first")
-        return x @ self.matrix + self.mean
+        c = x - self.center
+        c /= np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
+        return c @ self.matrix + self.bias
 
     def dump(self):
-        return {"name": self.name, "dim": self.dim, "bits": self.bits, "matrix": _arr(self.matrix),
-                "mean": _arr(self.mean)}
+        return {"name": self.name, "dim": self.dim, "bits": self.bits, "center": _arr(self.center),
+                "matrix": _arr(self.matrix), "bias": _arr(self.bias)}
 
 
 class DeepHashCoder(BinaryCoder):
@@ -154,8 +163,8 @@ def load_coder(d: dict) -> BinaryCoder:
     if d["name"] == "lsh":
         return LSHCoder(d["dim"], d["bits"], planes=_unarr(d["planes"], (d["dim"], d["bits"])))
     if d["name"] == "itq":
-        return ITQCoder(d["dim"], d["bits"], mean=_unarr(d["mean"], (d["bits"],)),
-                        matrix=_unarr(d["matrix"], (d["dim"], d["bits"])))
+        return ITQCoder(d["dim"], d["bits"], center=_unarr(d["center"], (d["dim"],)),
+                        matrix=_unarr(d["matrix"], (d["dim"], d["bits"])), bias=_unarr(d["bias"], (d["bits"],)))
     if d["name"] == "deep":
         return DeepHashCoder(d["dim"], d["bits"], _unarr(d["weight"], (d["dim"], d["bits"])),
                              _unarr(d["bias"], (d["bits"],)), d["base_model_id"], d.get("info"))

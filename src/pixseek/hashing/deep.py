@@ -61,12 +61,14 @@ class HashingLoss(nn.Module):
 
 
 def itq_init(head: HashHead, coder: ITQCoder, x: np.ndarray) -> None:
-    """Start from the ITQ projection, scaled so the pre-activations have unit spread."""
-    proj = coder.project(x)
-    scale = 1.0 / max(float(proj.std()), 1e-6)
+    """Start from the ITQ projection made linear ((x - center) A, without ITQ's re-normalisation, which
+    does not change the signs much), scaled so the pre-activations have unit spread."""
+    w = coder.matrix
+    b = -coder.center @ coder.matrix
+    scale = 1.0 / max(float((x @ w + b).std()), 1e-6)
     with torch.no_grad():
-        head.linear.weight.copy_(torch.from_numpy(coder.matrix.T * scale))
-        head.linear.bias.copy_(torch.from_numpy(coder.mean * scale))
+        head.linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T * scale)))
+        head.linear.bias.copy_(torch.from_numpy(b * scale))
 
 
 def train_deep_hash(features: np.ndarray, labels: np.ndarray, base_model_id: str,

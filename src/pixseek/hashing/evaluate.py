@@ -12,9 +12,10 @@ from pixseek.metrics import retrieval_metrics
 
 
 def signs(packed: np.ndarray, bits: int) -> np.ndarray:
-    """Packed uint8 codes -> float32 ±1/sqrt(bits) rows (unit length)."""
+    """Packed uint8 codes -> float32 ±1 rows (unscaled: their inner products are exact integers, so
+    equal Hamming distances tie exactly and keep database order)."""
     b = np.unpackbits(packed, axis=1)[:, :bits].astype(np.float32)
-    return (2 * b - 1) / np.sqrt(bits)
+    return 2 * b - 1
 
 
 def code_metrics(packed: np.ndarray, labels: np.ndarray, bits: int, ks: tuple[int, ...] = (1, 10)) -> dict:

@@ -73,6 +73,19 @@ class BinaryIndex(RerankedIndex):
             index.nprobe = self.nprobe
         self.coder, self._index, self.lists, self.trained_on = coder, index, lists, len(vectors)
 
+    def tune(self, nprobe: int | None = None, ef_search: int | None = None, shortlist: int | None = None) -> None:
+        """Search-time settings; no rebuild."""
+        if nprobe is not None:
+            self.nprobe = int(nprobe)
+            if self._index is not None and self._tomb is None:
+                self._index.nprobe = self.nprobe
+        if ef_search is not None:
+            self.ef_search = int(ef_search)
+            if self._index is not None and self._tomb is not None:
+                self._index.hnsw.efSearch = self.ef_search
+        if shortlist is not None:
+            self.shortlist = int(shortlist)
+
     def _codes_add(self, vectors, ids):
         if not self.is_trained:
             raise RuntimeError("train the binary index before adding vectors")
@@ -112,10 +125,9 @@ class BinaryIndex(RerankedIndex):
     def _codes_bytes(self):
         if self._index is None:
             return 0
-        n = int(self._index.ntotal)
-        if self._tomb is not None:  # codes + graph links + labels
-            return n * self.bits // 8 + self._index.hnsw.neighbors.size() * 4 + self._tomb.nbytes()
-        return n * (self.bits // 8 + 8)
+        coder = sum(v.nbytes for v in vars(self.coder).values() if isinstance(v, np.ndarray))
+        labels = self._tomb.nbytes() if self._tomb is not None else 0
+        return len(faiss.serialize_index_binary(self._index)) + coder + labels  # codes, ids/links, centroids
 
     def _codes_dump(self):
         arrays = {"faiss": faiss.serialize_index_binary(self._index),

@@ -111,6 +111,12 @@ class HNSWIndex(FaissIndex):
     def ntotal(self) -> int:
         return self._tomb.live
 
+    def tune(self, ef_search: int | None = None) -> None:
+        """Search-time setting (beam width); no rebuild."""
+        if ef_search is not None:
+            self.ef_search = int(ef_search)
+            self._graph(self._index).hnsw.efSearch = self.ef_search
+
     @property
     def dead_fraction(self) -> float:
         return self._tomb.dead / max(1, self._tomb.n)
