@@ -41,7 +41,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def exact(data):
-    x, ids, q = data
+    x, ids, _ = data
     index = create_index("flat", DIM)
     index.add(x, ids)
     return index

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-MIN_TRAIN = {"ivfpq": 2_000, "binary": 1_000}
+MIN_TRAIN = {"ivfpq": 10_000, "binary": 1_000}  # PQ: 256 centroids x 39 points per sub-space
 FLAT_MAX = 100_000  # exact search stays under ~20 ms per query up to here on 2 cores
 
 

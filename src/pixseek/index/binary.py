@@ -21,7 +21,7 @@ import numpy as np
 from pixseek.hashing import BinaryCoder, create_coder, load_coder
 from pixseek.index.base import as_matrix
 from pixseek.index.factory import register_index
-from pixseek.index.hnsw import Tombstones
+from pixseek.index.hnsw import Tombstones, search_with
 from pixseek.index.rerank import RerankedIndex
 
 STRUCTURES = ("ivf", "hnsw")
@@ -105,7 +105,7 @@ class BinaryIndex(RerankedIndex):
         sel = self._tomb.selector()
         if sel is not None:
             params.sel = sel
-        return self._tomb.to_ids(self._index.search(codes, k, params=params)[1])
+        return self._tomb.to_ids(search_with(self._index, codes, k, params)[1])
 
     def _codes_remove(self, ids):
         if self._index is None:

@@ -24,6 +24,13 @@ COMPACT_AT = 0.25
 CHUNK = 50_000
 
 
+def search_with(index, x: np.ndarray, k: int, params):
+    """``index.search(x, k, params=params)``, also after ``faiss.contrib.torch_utils`` (imported by
+    pytorch-metric-learning) has replaced ``search`` with a version without ``params``; it keeps
+    FAISS's own method as ``search_numpy``."""
+    return getattr(index, "search_numpy", index.search)(x, k, params=params)
+
+
 class Tombstones:
     """Graph position -> int64 label (-1 once removed), grown in place; the selector of live positions."""
 
@@ -140,7 +147,7 @@ class HNSWIndex(FaissIndex):
         if sel is not None:
             params.sel = sel
         with single_thread_for_small(len(queries)):
-            scores, pos = graph.search(queries, k, params=params)
+            scores, pos = search_with(graph, queries, k, params)
         return scores, tomb.to_ids(pos)
 
     def remove(self, ids: np.ndarray) -> int:
