@@ -93,7 +93,7 @@ class TrainedModelError(PixseekError):
 
 
 class BackendError(PixseekError):
-    """A vector database backend (Milvus, PostgreSQL) is unreachable, misconfigured or refused a request."""
+    """A vector database backend (Milvus) is unreachable, misconfigured or refused a request."""
 
     def __init__(self, url: str, cause: str):
         self.url, self.cause = url, cause

@@ -2,8 +2,8 @@
 catalog keeps everything else (paths, hashes, tags) and stays the source of truth.
 
 A backend is chosen by URL (``pixseek index DIR --backend milvus://127.0.0.1:19530``) and is an
-ordinary :class:`~pixseek.index.VectorIndex` kind (``milvus``, ``pgvector``), registered in the
-index factory when its module is imported (lazily: pymilvus / psycopg are only loaded when used).
+ordinary :class:`~pixseek.index.VectorIndex` kind (``milvus``), registered in the index factory
+when its module is imported (pymilvus itself is only loaded when a backend is used).
 
 Consistency after a crash: the catalog commits a batch before the backend sees it, and the
 library's saved generation says whether the backend was in step at the last clean save. When the
@@ -22,8 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from pixseek.errors import BackendError
 
-MODULES = {"milvus": "pixseek.backends.milvus", "pgvector": "pixseek.backends.pgvector"}
-SCHEMES = {"milvus": "milvus", "postgresql": "pgvector", "postgres": "pgvector", "pgvector": "pgvector"}
+MODULES = {"milvus": "pixseek.backends.milvus"}
+SCHEMES = {"milvus": "milvus"}
 
 
 @dataclass(frozen=True)
@@ -54,17 +54,16 @@ def _number(text: str):
 
 
 def parse_backend(url: str, stored: dict | None = None) -> BackendSpec:
-    """``milvus://host:port[/collection][?index=HNSW&M=32&efConstruction=200&ef=128]`` or
-    ``postgresql://user@host:port/db[?table=...&index=hnsw&m=16&ef_construction=64&ef_search=40]``.
+    """``milvus://host:port[/collection][?index=HNSW&M=32&efConstruction=200&ef=128]``.
 
-    Without a collection (table) name, the one in ``stored`` (the catalog's saved parameters) is
+    Without a collection name, the one in ``stored`` (the catalog's saved parameters) is
     kept when it points at the same server; otherwise a fresh ``pixseek_<random>`` name is made,
     so two catalogs never share one collection by accident.
     """
     parts = urlsplit(url)
     kind = SCHEMES.get(parts.scheme.lower())
     if kind is None:
-        raise BackendError(url, f"unknown backend scheme '{parts.scheme}'; use milvus:// or postgresql://")
+        raise BackendError(url, f"unknown backend scheme '{parts.scheme}'; use milvus://")
     if not parts.hostname:
         raise BackendError(url, "no host in the backend URL")
     query = {k: _number(v) for k, v in parse_qsl(parts.query)}

@@ -135,6 +135,18 @@ class MilvusIndex(VectorIndex):
             return "Strong"
         return self.params["consistency"]
 
+    def tune(self, **search) -> None:
+        """Change search-time parameters (``ef``, ``nprobe``...) for this process."""
+        self.search_params = self.search_params | search
+
+    def wait_indexed(self, timeout: float = 1800) -> None:
+        """Seal what was written and wait until Milvus has built the index over it (bulk loads)."""
+        from pymilvus import utility
+
+        with self._calls("index build failed"):
+            self._coll.flush(timeout=TIMEOUT)
+            utility.wait_for_index_building_complete(self.params["collection"], using=self._alias, timeout=timeout)
+
     # -- the seam -------------------------------------------------------------------------------
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:
         vectors, ids = as_matrix(vectors, self.dim), as_ids(ids)

@@ -2,7 +2,8 @@
 one process), for tests, benchmarks and trying the backend on one machine.
 
 The package's own launcher is used for its config template and binaries; the process is started
-here so that it dies with its parent (``PR_SET_PDEATHSIG``), listens for clients on loopback
+here so that it dies with its parent (``PR_SET_PDEATHSIG``: SIGKILL, as Milvus may take long to
+honour SIGTERM; its write-ahead log keeps what was acknowledged), listens for clients on loopback
 addresses only as far as Milvus 2.3 allows (every component registers 127.0.0.1; its gRPC ports
 still bind the wildcard address, as Milvus 2.3 has no listen-address setting), and keeps its data,
 logs and unpacked binaries under one directory.
@@ -25,7 +26,7 @@ SESSION_TTL = 10
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class MilvusStandalone:

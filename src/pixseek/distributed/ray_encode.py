@@ -165,8 +165,8 @@ def ray_add(lib: Library, source: str | os.PathLike | Sequence[str | os.PathLike
         ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / cfg.batch_size)))
         ds = ds.map_batches(EncodeActor, fn_constructor_kwargs={"record": encoder_record(lib.encoder, None),
                                                                 "regions": regions},
-                            batch_size=cfg.batch_size, batch_format="numpy", concurrency=cfg.workers,
-                            num_cpus=cfg.cpus_per_worker)
+                            batch_size=cfg.batch_size, batch_format="numpy",
+                            compute=ray.data.ActorPoolStrategy(size=cfg.workers), num_cpus=cfg.cpus_per_worker)
         warnings.filterwarnings("ignore", message=".*minimum number of concurrent actors.*")  # few batches
         for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
             batch = [_decoded(out, i) for i in range(len(out["path"]))]
