@@ -49,7 +49,7 @@ def train(
     from pixseek.train.data import AugmentConfig, FeatureSpec
     from pixseek.train.heads import HeadConfig
     from pixseek.train.losses import LOSSES
-    from pixseek.train.trainer import RichProgress, TrainConfig, plot_history
+    from pixseek.train.trainer import TrainConfig, plot_history
 
     _check_out(out_path)
     if loss not in LOSSES:
@@ -59,21 +59,7 @@ def train(
         train=TrainConfig(epochs=epochs, lr=lr, patience=patience, seed=seed),
         features=FeatureSpec(views=views, augment=AugmentConfig(flip=not no_flip), seed=seed),
         batch_size=batch_size, m_per_class=m, finetune=finetune, base=base)
-    with progress_bar(f"encoding {folder}", enabled=not as_json) as feat_progress:
-        from pixseek.encoders import create_encoder
-        from pixseek.train.data import extract_features, read_image_folder
-
-        data = read_image_folder(folder)
-        encoder = create_encoder(base)
-        features = None
-        if finetune == "head":
-            features = extract_features(encoder, data, recipe.features, progress=feat_progress)
-    callback = RichProgress(console, "training", "map_at_r") if not as_json else None
-    if callback:
-        with callback:
-            trained = train_embedding(data, out_path, recipe, encoder=encoder, callback=callback, features=features)
-    else:
-        trained = train_embedding(data, out_path, recipe, encoder=encoder, features=features)
+    trained = _train(train_embedding, folder, out_path, recipe, base, "map_at_r", as_json, cache=finetune == "head")
     png = plot_history(trained.result, _plot_path(out_path, plot), title=f"{out_path.name} ({loss})")
     _report(trained, png, as_json, "map_at_r", ("map_at_r", "recall@1"), "base_val", "trained_val")
 
@@ -95,28 +81,34 @@ def tag_train(
     `pixseek tags IMG --model OUT` and `pixseek index DIR --model OUT` (for `search --tag`)."""
     from pixseek.train import TaggerRecipe, train_tagger
     from pixseek.train.data import AugmentConfig, FeatureSpec
-    from pixseek.train.trainer import RichProgress, plot_history
+    from pixseek.train.trainer import plot_history
 
     _check_out(out_path)
     default = TaggerRecipe()
     recipe = TaggerRecipe(multi_label=multi_label, train=dataclasses.replace(default.train, epochs=epochs, seed=seed),
                           features=FeatureSpec(views=views, augment=AugmentConfig(flip=not no_flip), seed=seed),
                           base=base)
-    with progress_bar(f"encoding {folder}", enabled=not as_json) as feat_progress:
-        from pixseek.encoders import create_encoder
-        from pixseek.train.data import extract_features, read_image_folder
-
-        data = read_image_folder(folder)
-        encoder = create_encoder(base)
-        features = extract_features(encoder, data, recipe.features, progress=feat_progress)
-    callback = RichProgress(console, "training", "accuracy") if not as_json else None
-    if callback:
-        with callback:
-            trained = train_tagger(data, out_path, recipe, encoder=encoder, callback=callback, features=features)
-    else:
-        trained = train_tagger(data, out_path, recipe, encoder=encoder, features=features)
+    trained = _train(train_tagger, folder, out_path, recipe, base, "accuracy", as_json, cache=True)
     png = plot_history(trained.result, _plot_path(out_path, plot), title=f"{out_path.name} (tagger)")
     _report(trained, png, as_json, "accuracy", ("accuracy", "nll", "ece"), "val_uncalibrated", "val_calibrated")
+
+
+def _train(fit, folder: Path, out_path: Path, recipe, base: str | None, monitor: str, as_json: bool, cache: bool):
+    """Read FOLDER, encode it once (cached features, when the CNN is frozen) under a progress bar, then
+    ``fit`` (train_embedding / train_tagger) with a live training display."""
+    from pixseek.encoders import create_encoder
+    from pixseek.train.data import extract_features, read_image_folder
+    from pixseek.train.trainer import RichProgress
+
+    with progress_bar(f"encoding {folder}", enabled=not as_json) as feat_progress:
+        data = read_image_folder(folder)
+        encoder = create_encoder(base)
+        features = extract_features(encoder, data, recipe.features, progress=feat_progress) if cache else None
+    if as_json:
+        return fit(data, out_path, recipe, encoder=encoder, features=features)
+    callback = RichProgress(console, "training", monitor)
+    with callback:
+        return fit(data, out_path, recipe, encoder=encoder, callback=callback, features=features)
 
 
 def _report(trained, png: Path, as_json: bool, monitor: str, keys: tuple[str, ...], before: str, after: str) -> None:

@@ -12,6 +12,7 @@ are not candidates are decoded (the codec needs them as references) but never co
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +91,21 @@ def _open(path: str) -> av.container.InputContainer:
         raise CorruptVideoError(path, f"cannot open video ({exc})") from exc
 
 
+@contextmanager
+def _video_stream(path: str, threads: bool = True) -> Iterator[tuple[av.container.InputContainer, av.video.VideoStream]]:
+    """The opened container and its first video stream (typed errors when there is none); closed on exit."""
+    container = _open(path)
+    try:
+        if not container.streams.video:
+            raise CorruptVideoError(path, "no video stream")
+        stream = container.streams.video[0]
+        if threads:
+            stream.thread_type = "AUTO"
+        yield container, stream
+    finally:
+        container.close()
+
+
 def _duration(container, stream) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
@@ -112,14 +128,8 @@ class VideoInfo:
 
 def probe(path: str | Path) -> VideoInfo:
     """The first video stream's duration and frame size, from the headers (nothing decoded)."""
-    container = _open(str(path))
-    try:
-        if not container.streams.video:
-            raise CorruptVideoError(str(path), "no video stream")
-        stream = container.streams.video[0]
+    with _video_stream(str(path), threads=False) as (container, stream):
         return VideoInfo(_duration(container, stream), stream.codec_context.width, stream.codec_context.height)
-    finally:
-        container.close()
 
 
 def video_duration(path: str | Path) -> float | None:
@@ -136,12 +146,7 @@ def sample_frames(path: str | Path, cfg: SamplingConfig = SamplingConfig(), *, s
     A damaged or truncated file yields the frames decoded before the damage, then raises
     :class:`~pixseek.errors.CorruptVideoError` naming the file and how far decoding got."""
     path = str(path)
-    container = _open(path)
-    try:
-        if not container.streams.video:
-            raise CorruptVideoError(path, "no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+    with _video_stream(path) as (container, stream):
         if cfg.skip_nonref and stream.codec_context.name in NONREF_CODECS:
             stream.codec_context.skip_frame = "NONREF"
         duration = _duration(container, stream)
@@ -188,19 +193,12 @@ def sample_frames(path: str | Path, cfg: SamplingConfig = SamplingConfig(), *, s
             raise CorruptVideoError(path, f"truncated: decoded {t:.1f}s of {duration:.1f}s")
         if progress:
             progress(duration or t, duration or t)
-    finally:
-        container.close()
 
 
 def frame_at(path: str | Path, t_sec: float, short_side: int = 512) -> Image.Image:
     """The frame shown at ``t_sec`` (seek to the keyframe before it, decode forward)."""
     path = str(path)
-    container = _open(path)
-    try:
-        if not container.streams.video:
-            raise CorruptVideoError(path, "no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+    with _video_stream(path) as (container, stream):
         best = None
         try:
             if stream.time_base is not None and t_sec > 0:
@@ -216,8 +214,6 @@ def frame_at(path: str | Path, t_sec: float, short_side: int = 512) -> Image.Ima
             raise CorruptVideoError(path, f"no frame at {t_sec:.1f}s")
         w, h = _out_size(best.width, best.height, short_side)
         return Image.fromarray(best.to_ndarray(width=w, height=h, format="rgb24"))
-    finally:
-        container.close()
 
 
 def format_timestamp(t_sec: float) -> str:
