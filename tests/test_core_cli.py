@@ -118,3 +118,17 @@ def test_embed_and_eval_and_tags(tmp_path, gallery):
     assert m["map"] > 0.9 and m["recall@1"] == 1.0
     tags = json.loads(run_cli("tags", gallery / "coffee.jpg", "-k", "3", "--json").stdout)
     assert tags["results"][0]["labels"][0]["label"] == "espresso"
+
+
+def test_every_command_prints_its_help():
+    """Help text goes through Rich markup: a stray '[...]' in an option's help once crashed `index --help`."""
+    from typer.testing import CliRunner
+
+    from pixseek.cli import app
+
+    names = sorted(c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands)
+    assert {"index", "search", "serve", "compare", "train", "bench-index"} <= set(names)
+    runner = CliRunner()
+    for name in names:
+        res = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
+        assert res.exit_code == 0 and "Usage" in res.output, (name, res.output, res.exception)

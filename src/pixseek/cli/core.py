@@ -52,7 +52,7 @@ def index(
     codes: Annotated[int | None, typer.Option("--codes", help="Compact binary codes of this many bits (ITQ), Hamming search + exact re-rank.")] = None,
     batch_size: Annotated[int, typer.Option(help="Images per encoder batch.")] = 32,
     prune: Annotated[bool, typer.Option(help="Drop catalog entries whose files are gone.")] = True,
-    backend: Annotated[str | None, typer.Option("--backend", help="Keep the vectors in a vector database: milvus://host:port[/collection][?index=HNSW&M=32&ef=64] (remembered by the catalog).")] = None,
+    backend: Annotated[str | None, typer.Option("--backend", help="Keep the vectors in a vector database: milvus://host:port\\[/collection]\\[?index=HNSW&M=32&ef=64] (remembered by the catalog).")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Encode on Ray: 'auto' starts a local Ray, else a cluster address (ray://head:10001).")] = None,
     ray_workers: Annotated[int, typer.Option("--ray-workers", help="Encoder actors with --ray.")] = 2,
     as_json: JsonOption = False,
