@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +36,7 @@ SEARCH_KEYS = {"ef", "nprobe", "search_k", "reorder_k", "level", "radius", "rang
 QUERY_WINDOW = 16_384  # Milvus's maxQueryResultWindow: most rows one query returns
 UPLOAD_ROWS = 2_000  # rows per upsert (1280-d float32: 10 MB, well under gRPC's 64 MB)
 TIMEOUT = 60.0
+UNINDEXED_ROWS = 1024  # Milvus's indexCoord.segment.minSegmentNumRowsToEnableIndex: smaller segments get no index
 CONNECT_TIMEOUT = 10.0
 
 
@@ -139,13 +141,36 @@ class MilvusIndex(VectorIndex):
         """Change search-time parameters (``ef``, ``nprobe``...) for this process."""
         self.search_params = self.search_params | search
 
-    def wait_indexed(self, timeout: float = 1800) -> None:
-        """Seal what was written and wait until Milvus has built the index over it (bulk loads)."""
+    def wait_indexed(self, timeout: float = 1800, compact: bool = True) -> None:
+        """After a bulk load: seal what was written, merge the small segments (``compact``), wait
+        until Milvus has built the index over them *and* the query node serves the indexed, merged
+        segments. Until then a search pays for it: a loaded segment without its index is scanned
+        (or searched through Milvus's interim IVF), and every extra segment is one more graph
+        search per query (100k 1280-d rows land in 4 segments of ~25k before compaction)."""
         from pymilvus import utility
 
+        name, deadline = self.params["collection"], time.monotonic() + timeout
         with self._calls("index build failed"):
             self._coll.flush(timeout=TIMEOUT)
-            utility.wait_for_index_building_complete(self.params["collection"], using=self._alias, timeout=timeout)
+            merged: set[int] = set()
+            if compact:  # Milvus 2.3 compacts only segments whose index is built: build, merge, build again
+                utility.wait_for_index_building_complete(name, using=self._alias, timeout=timeout)
+                self._coll.compact(timeout=TIMEOUT)
+                self._coll.wait_for_compaction_completed(timeout=max(1.0, deadline - time.monotonic()))
+                plans = self._coll.get_compaction_plans(timeout=TIMEOUT).plans
+                merged = {s for p in plans for s in p.sources} - {p.target for p in plans}
+            utility.wait_for_index_building_complete(name, using=self._alias,
+                                                     timeout=max(1.0, deadline - time.monotonic()))
+            total = self.ntotal
+            while True:  # every row in a served segment (deleted rows count there too), each indexed
+                served = utility.get_query_segment_info(name, timeout=TIMEOUT, using=self._alias)
+                if (sum(s.num_rows for s in served) >= total and all(s.index_name or s.num_rows < UNINDEXED_ROWS for s in served)
+                        and not merged & {s.segmentID for s in served}):
+                    return
+                if time.monotonic() > deadline:
+                    raise BackendError(self.url, f"the query node still serves unindexed or pre-compaction "
+                                                 f"segments after {timeout:.0f} s")
+                time.sleep(1.0)
 
     # -- the seam -------------------------------------------------------------------------------
     def add(self, vectors: np.ndarray, ids: np.ndarray) -> None:

@@ -1,0 +1,183 @@
+"""Distributed backends and encoding, each against its in-process baseline, in one run.
+
+1. Milvus (a real 2.3 standalone server on loopback, HNSW) against FAISS HNSW (pixseek's ``hnsw``
+   index) on the same vectors and queries: recall@10 against exact search and single-query
+   p50/p99 latency for a sweep of ``ef``, FAISS and Milvus measured back to back at each ``ef``
+   (the machine is shared: load drifts), then at each recall target the fastest setting of each
+   that reaches it and the latency ratio Milvus / FAISS. Milvus is measured after a bulk load has
+   been compacted, indexed and served (:meth:`MilvusIndex.wait_indexed`); its request floor (one
+   search over a 100-row FLAT collection: gRPC, proxy, query node, reduce) is measured beside it.
+2. Ray encoding with 2 local actors (0.5 CPU, 1 ONNX thread each) against single-process
+   ``Library.add`` on the same folder of real images (the gallery and edited copies): images per
+   second of the whole add call (actor start and model load included; the Ray cluster start is
+   reported apart) and the ratio Ray / single process.
+
+    .venv/bin/python bench/bench_backends.py [--n 100000] [--dim 1280] [--queries 300] [--copies 16]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageOps
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("PIXSEEK_CACHE", str(Path(__file__).resolve().parents[1] / ".cache" / "pixseek"))
+
+from pixseek.backends.milvus import MilvusIndex  # noqa: E402
+from pixseek.backends.milvus_server import MilvusStandalone  # noqa: E402
+from pixseek.index import create_index  # noqa: E402
+from pixseek.search.bench_index import exact_topk, jitter_model, measure, synthetic_centres  # noqa: E402
+from pymilvus import utility  # noqa: E402
+
+DATA = Path(__file__).resolve().parent / "data"
+GALLERY = Path(__file__).resolve().parents[1] / "samples" / "gallery"
+EFS = (10, 16, 32, 64, 128, 256)  # Milvus refuses ef < k
+TARGETS = (0.90, 0.95, 0.98)
+M, EF_CONSTRUCTION = 32, 80
+
+
+def vectors(n: int, dim: int, nq: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    model = jitter_model(synthetic_centres(max(1000, n // 100), dim, seed))
+    rng = np.random.default_rng(seed)
+    return model.sample(n, rng).astype(np.float32), model.sample(nq, rng).astype(np.float32)
+
+
+def timed(index, q: np.ndarray, truth: np.ndarray | None, single: int) -> dict:
+    index.search(q[:20], 10)  # warm-up
+    recall, p50, p99, qps = measure(index, q, truth if truth is not None else np.zeros((len(q), 10), np.int64), single)
+    return {"recall": recall, "p50_ms": p50, "p99_ms": p99, "batch_qps": qps}
+
+
+def at_recall(rows: list[dict], target: float) -> dict | None:
+    ok = [r for r in rows if r["recall"] >= target]
+    return min(ok, key=lambda r: r["p50_ms"]) if ok else None
+
+
+def bench_milvus(n: int, dim: int, nq: int, single: int) -> None:
+    print(f"\n## Milvus HNSW vs FAISS HNSW: {n:,} vectors, dim {dim}, {nq} queries, M={M}, efConstruction={EF_CONSTRUCTION}")
+    x, q = vectors(n, dim, nq)
+    ids = np.arange(n, dtype=np.int64)
+    truth = exact_topk(x, q, 10)
+
+    t0 = time.perf_counter()
+    faiss_index = create_index("hnsw", dim, M=M, ef_construction=EF_CONSTRUCTION)
+    faiss_index.add(x, ids)
+    print(f"FAISS HNSW built in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=DATA, prefix="milvus-") as tmp, MilvusStandalone(tmp, stop_timeout=10) as server:
+        # the cost of one search request through Milvus with next to no search in it (FLAT, 100 rows)
+        floor = MilvusIndex(dim, uri=server.uri, collection="floor", index_type="FLAT")
+        floor.add(x[:100], ids[:100])
+        floor.wait_indexed()
+        index = MilvusIndex(dim, uri=server.uri, collection="bench", index_type="HNSW",
+                            build={"M": M, "efConstruction": EF_CONSTRUCTION})
+        t0 = time.perf_counter()
+        index.add(x, ids)
+        upload = time.perf_counter() - t0
+        index.wait_indexed()  # sealed, compacted, indexed and served
+        segments = utility.get_query_segment_info("bench", using=index._alias)
+        print(f"Milvus: upload {upload:.0f} s, upload + compaction + index build {time.perf_counter() - t0:.0f} s, "
+              f"{index.ntotal:,} rows in {len(segments)} served segment(s)", flush=True)
+        print("each ef: FAISS then Milvus back to back, then Milvus's request floor (single-query p50/p99 ms)")
+        faiss_rows, milvus_rows, floors = [], [], []
+        for ef in EFS:
+            faiss_index.tune(ef_search=ef)
+            f = {"ef": ef} | timed(faiss_index, q, truth, single)
+            index.tune(ef=ef)
+            m = {"ef": ef} | timed(index, q, truth, single)
+            fl = timed(floor, q, None, single)
+            faiss_rows.append(f), milvus_rows.append(m), floors.append(fl["p50_ms"])
+            print(f"  ef {ef:4}  FAISS recall@10 {f['recall']:.3f} p50 {f['p50_ms']:5.2f} p99 {f['p99_ms']:5.2f} "
+                  f"batch {f['batch_qps']:6.0f} q/s | Milvus recall@10 {m['recall']:.3f} p50 {m['p50_ms']:5.2f} "
+                  f"p99 {m['p99_ms']:6.2f} batch {m['batch_qps']:5.0f} q/s | floor p50 {fl['p50_ms']:4.2f} "
+                  f"p99 {fl['p99_ms']:5.2f}", flush=True)
+        index.drop()
+        floor.drop()
+    del faiss_index
+
+    floor_ms = float(np.median(floors))
+    print(f"\nMilvus request floor (FLAT over 100 rows, loopback gRPC): median p50 {floor_ms:.2f} ms")
+    print("equal recall: the fastest ef of each reaching the target (single-query p50)")
+    for target in TARGETS:
+        f, m = at_recall(faiss_rows, target), at_recall(milvus_rows, target)
+        if f is None or m is None:
+            print(f"  recall >= {target:.2f}: not reached by {'FAISS' if f is None else 'Milvus'}")
+            continue
+        print(f"  recall >= {target:.2f}: FAISS ef {f['ef']} {f['p50_ms']:.2f} ms ({f['recall']:.3f}), "
+              f"Milvus ef {m['ef']} {m['p50_ms']:.2f} ms ({m['recall']:.3f}) -> Milvus / FAISS = "
+              f"{m['p50_ms'] / f['p50_ms']:.1f}x (p99 {m['p99_ms'] / f['p99_ms']:.1f}x; batch q/s "
+              f"FAISS / Milvus {f['batch_qps'] / m['batch_qps']:.1f}x); Milvus above its floor: {m['p50_ms'] - floor_ms:.2f} ms")
+
+
+def photo_folder(root: Path, copies: int) -> Path:
+    """The gallery photos and ``copies - 1`` edited copies of each (crop, flip, rotate, colour)."""
+    folder = root / "photos"
+    folder.mkdir(parents=True)
+    for src in sorted(GALLERY.iterdir()):
+        im = Image.open(src).convert("RGB")
+        w, h = im.size
+        for i in range(copies):
+            e = im if i == 0 else im.crop((i % 5 * w // 40, i % 3 * h // 40, w - i % 4 * w // 40, h - i % 2 * h // 40))
+            if i % 2:
+                e = ImageOps.mirror(e)
+            if i % 3 == 2:
+                e = ImageEnhance.Color(e).enhance(0.5 + i / copies)
+            e.save(folder / f"{src.stem}_{i:02}.jpg", quality=90)
+    return folder
+
+
+def bench_ray(copies: int, workers: int) -> None:
+    from pixseek.distributed.ray_encode import RayConfig, ray_add, start_ray
+    from pixseek.search import open_library
+
+    DATA.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=DATA, prefix="ray-") as tmp:
+        tmp = Path(tmp)
+        folder = photo_folder(tmp, copies)
+        n = len(list(folder.iterdir()))
+        print(f"\n## Ray encoding, {workers} local actors, vs one process: {n} real images "
+              f"({len(list(GALLERY.iterdir()))} gallery photos x {copies} edited copies)", flush=True)
+        with open_library(tmp / "one.db") as lib:
+            one = lib.add(folder)
+        print(f"one process : {one.added} images in {one.seconds:6.1f} s = {one.added / one.seconds:6.1f} img/s", flush=True)
+        t0 = time.perf_counter()
+        start_ray(RayConfig(workers=workers))
+        ray_start = time.perf_counter() - t0
+        with open_library(tmp / "ray.db") as lib:
+            ray = ray_add(lib, folder, RayConfig(workers=workers))
+        print(f"ray ({workers} act.): {ray.added} images in {ray.seconds:6.1f} s = {ray.added / ray.seconds:6.1f} img/s "
+              f"(Ray cluster start {ray_start:.1f} s, not counted)")
+        print(f"Ray / one process = {(ray.added / ray.seconds) / (one.added / one.seconds):.2f}x")
+        import ray as ray_mod
+
+        ray_mod.shutdown()
+        shutil.rmtree(folder)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--dim", type=int, default=1280)
+    ap.add_argument("--queries", type=int, default=300)
+    ap.add_argument("--copies", type=int, default=16, help="edited copies per gallery photo for the Ray part")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--skip", choices=("milvus", "ray"), action="append", default=[])
+    a = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}")
+    if "ray" not in a.skip:
+        bench_ray(a.copies, a.workers)
+    if "milvus" not in a.skip:
+        bench_milvus(a.n, a.dim, a.queries, single=a.queries)
+
+
+if __name__ == "__main__":
+    main()
