@@ -30,12 +30,13 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
-# Font packages for the glyph dev set (bench/datasets/glyphs.py); installs only what is missing.
+# Font packages for the glyph dev set (bench/datasets/glyphs.py) and wallpaper packages for the
+# copy-detection dev set (bench/datasets/photos.py); installs only what is missing.
 GLYPH_FONTS := $(shell grep -v "^#" bench/datasets/glyph_fonts.txt)
+WALLPAPERS := desktop-base mate-backgrounds ukui-wallpapers plasma-workspace-wallpapers gnome-backgrounds
 bench-deps:
-	@missing=$$(for p in $(GLYPH_FONTS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(GLYPH_FONTS) $(WALLPAPERS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
-	@dpkg -s desktop-base >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends desktop-base  # wallpapers for bench/copydetect.py
 
 clean:
 	rm -rf .demo .cache

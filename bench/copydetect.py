@@ -1,7 +1,8 @@
-"""Copy detection benchmark (Copydays / DISC21 style) on a seeded dev set (bench/datasets/copydays.py).
+"""Copy detection benchmark (Copydays / DISC21 style) on a seeded dev set (bench/datasets/photos.py).
 
-    .venv/bin/python bench/copydetect.py                 # report on seed 0
-    .venv/bin/python bench/copydetect.py --calibrate     # fit compare's thresholds on seed 1, write calibration.json
+    .venv/bin/python bench/copydetect.py                 # report: split "dev", seed 0
+    .venv/bin/python bench/copydetect.py --calibrate     # fit compare's thresholds on split "cal", seed 1
+                                                         # (disjoint pictures), write calibration.json
 
 Prints, in one run, global-vector-only and region re-ranked figures: R@1 and mAP per edit family,
 µAP over all (query, image) pairs, ms/query and region bytes/image; then the precision / recall of
@@ -21,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.datasets import copydays  # noqa: E402
+from bench.datasets import photos  # noqa: E402
 from pixseek.compare.copies import CopyConfig, copy_scores  # noqa: E402
 from pixseek.compare.regions import RegionStore, describe_query  # noqa: E402
 from pixseek.compare.verdict import calibration_file, judge, load_thresholds, pair_similarity, Thresholds  # noqa: E402
@@ -38,8 +39,8 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((prec * hits).sum() / hits.sum())
 
 
-def run(seed: int, cfg: CopyConfig) -> dict:
-    root = copydays.build(seed)
+def run(split: str, seed: int, cfg: CopyConfig) -> dict:
+    root = photos.build(split, seed)
     manifest = json.loads((root / "manifest.json").read_text())
     tmp = Path(tempfile.mkdtemp(prefix="copydetect-"))
     lib = open_library(tmp / "lib.db")
@@ -89,13 +90,13 @@ def run(seed: int, cfg: CopyConfig) -> dict:
             pairs.append((sim, related, "db-pair", det))
     nq = len(manifest["queries"])
     lib.close()
-    return {"seed": seed, "per": per, "pooled": pooled, "pairs": pairs, "nq": nq, "ndb": len(ids),
+    return {"split": split, "seed": seed, "per": per, "pooled": pooled, "pairs": pairs, "nq": nq, "ndb": len(ids),
             "ms_global": 1000 * t_global / nq, "ms_region": 1000 * (t_global + t_region) / nq,
             "region_bytes": region_bytes, "global_bytes": lib.dim * 4, "index_s": index_s}
 
 
 def report(res: dict) -> None:
-    print(f"seed {res['seed']}: {res['nq']} queries, {res['ndb']} indexed images "
+    print(f"split {res['split']} seed {res['seed']}: {res['nq']} queries, {res['ndb']} indexed images "
           f"({len([1 for f in res['per']])} edit families)")
     print(f"{'family':10s} {'n':>4s} {'R@1 glob':>9s} {'R@1 reg':>8s} {'mAP glob':>9s} {'mAP reg':>8s}")
     tot = {"global": [], "region": []}
@@ -143,7 +144,7 @@ def calibrate(res: dict, model_id: str, target: float = 0.999) -> dict:
             break
     near = round(max(best, float(sims[~pos].max()) + 1e-3 if pos[sims > sims[~pos].max()].any() else best), 4)
     entry = {"near_duplicate": near, "similar": round(float(np.quantile(sims[~pos], 0.95)), 4), "identical_bits": 2,
-             "calibrated_on": f"bench/datasets/copydays.py seed {res['seed']}", "target_precision": target}
+             "calibrated_on": f"bench/datasets/photos.py split {res['split']} seed {res['seed']}", "target_precision": target}
     th = Thresholds(entry["near_duplicate"], entry["similar"], 2, True)
     fig = verdict_figures(res["pairs"], th)
     entry["calibration_precision"] = round(fig["precision"], 4)
@@ -158,13 +159,14 @@ def calibrate(res: dict, model_id: str, target: float = 0.999) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--split", choices=["cal", "dev"], default=None, help="pictures (default: dev; cal with --calibrate)")
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--calibrate", action="store_true", help="fit compare's thresholds (default seed 1)")
+    ap.add_argument("--calibrate", action="store_true", help="fit compare's thresholds (default: split cal, seed 1)")
     ap.add_argument("--global-weight", type=float, default=CopyConfig().global_weight)
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else (1 if args.calibrate else 0)
     cfg = CopyConfig(global_weight=args.global_weight)
-    res = run(seed, cfg)
+    res = run(args.split or ("cal" if args.calibrate else "dev"), seed, cfg)
     report(res)
     with open_library(Path(tempfile.mkdtemp()) / "m.db") as lib:
         model_id = lib.model_id

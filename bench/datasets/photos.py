@@ -1,52 +1,97 @@
-"""A Copydays-style copy-detection dev set from photos shipped in packages.
+"""A Copydays-style copy-detection dev set from real photos shipped in packages.
 
-Pool: scikit-image's sample photos plus Debian's desktop-base theme wallpapers (``make bench-deps``).
-For a ``seed``, 60 % of the pool are originals, the rest (plus random crops of them) are
-distractors; each original gets one seeded edited copy per edit family and ``combos`` copies
-with 3-4 edits chained. Everything is written under ``bench/data/copydays-s<seed>/``:
-``db/`` (originals + distractors, what is indexed), ``queries/`` and ``manifest.json``.
+Pool (``pool()``): scikit-image's sample photos plus the wallpapers / backgrounds of Debian
+packages (``make bench-deps``: desktop-base, mate-backgrounds, ukui-wallpapers,
+plasma-workspace-wallpapers, gnome-backgrounds) -- one file per picture (the largest of a wallpaper's
+sizes, no dark/light or recoloured twins). The pool is cut into two disjoint halves by a hash of the
+picture's name: split ``"cal"`` (thresholds are calibrated on it) and split ``"dev"`` (figures are
+reported on it), so reported figures are on pictures calibration never saw.
+
+For a (split, seed): 60 % of the split's pictures are originals, the rest (plus 3 random 50 %-area
+crops of each) are distractors; each original gets one seeded edited copy per edit family and
+``combos`` copies with 3-4 edits chained. Everything is written under
+``bench/data/copydet-<split>-s<seed>/``: ``db/`` (originals + distractors, what is indexed),
+``queries/`` and ``manifest.json``.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import random
+import re
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont, ImageOps, ImageStat
 
 from bench.datasets import DATA_ROOT
 
 SKIMAGE = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png", "hubble_deep_field.jpg",
            "camera.png", "moon.png", "coins.png", "retina.jpg", "ihc.png", "brick.png", "grass.png", "gravel.png",
            "page.png", "text.png", "color.png", "cell.png", "microaneurysms.png", "horse.png"]
-WALLPAPER_ROOTS = ["/usr/share/desktop-base", "/usr/share/wallpapers", "/usr/share/backgrounds"]
+DESKTOP_BASE = Path("/usr/share/desktop-base")
+PLASMA = Path("/usr/share/wallpapers")  # <Name>/contents/images/<w>x<h>.<ext> (plasma-workspace-wallpapers)
+BACKGROUNDS = Path("/usr/share/backgrounds")  # ukui-wallpapers, mate-backgrounds, gnome-backgrounds
+SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 MAX_SIDE = 1024
+# recoloured twins of one design count as one picture (the key they collapse to)
+TWINS = re.compile(r"(_\d+x\d+|-[dl]|-(Dark|Light|Cold|Warm|Radioactive)(-no-logo)?)$")
 
 
-def pool() -> list[tuple[str, Image.Image]]:
-    """(name, RGB image at most MAX_SIDE px) for every usable source photo, in a fixed order."""
+def _area(p: Path) -> int:
+    try:
+        with Image.open(p) as im:
+            return im.width * im.height if im.width >= im.height and min(im.size) >= 480 else 0
+    except OSError:
+        return 0
+
+
+def sources() -> list[tuple[str, Path]]:
+    """(picture name, file) for every picture found, one file per picture, in a fixed order."""
     import skimage.data
 
     root = Path(skimage.data.__file__).parent
-    paths = [root / s for s in SKIMAGE if (root / s).exists()]
+    out = [(Path(s).stem, root / s) for s in SKIMAGE if (root / s).exists()]
+    if DESKTOP_BASE.exists():  # one per theme: its 16:9 boot screen (the theme's picture, no text)
+        themes = {p.resolve(): p.parent.parent.name for p in sorted(DESKTOP_BASE.glob("*/grub/grub-16x9.png"))
+                  if not p.parent.parent.is_symlink() and "inksplat" not in str(p)}
+        out += [(name, p) for p, name in sorted(themes.items(), key=lambda kv: kv[1])]
+    if PLASMA.exists():
+        for d in sorted(PLASMA.glob("*/contents/images")):
+            files = [p for p in d.iterdir() if p.suffix.lower() in SUFFIXES and not p.is_symlink()]
+            best = max(files, key=_area, default=None)
+            if best is not None and _area(best) and "desktop-base" not in str(best.resolve()):
+                out.append((f"plasma-{d.parent.parent.name}", best))
     seen = set()
-    for base in WALLPAPER_ROOTS:
-        for p in sorted(Path(base).rglob("*")) if Path(base).exists() else []:
-            if p.suffix.lower() in {".png", ".jpg"} and p.is_file() and p.resolve() not in seen:
-                try:
-                    with Image.open(p) as im:
-                        ok = min(im.size) >= 480 and p.name == "grub-16x9.png"  # one wallpaper per theme
-                except OSError:
-                    ok = False
-                if ok:
-                    seen.add(p.resolve())
-                    paths.append(p)
+    for p in sorted(BACKGROUNDS.rglob("*")) if BACKGROUNDS.exists() else []:
+        if p.suffix.lower() not in SUFFIXES or p.is_symlink() or "desktop-base" in str(p.resolve()):
+            continue
+        key = TWINS.sub("", p.stem)
+        if key not in seen and _area(p):
+            seen.add(key)
+            out.append((f"bg-{key}", p))
+    return out
+
+
+def in_split(name: str, split: str) -> bool:
+    return (hashlib.sha1(name.encode()).digest()[0] % 2 == 0) == (split == "cal")
+
+
+def pool(split: str | None = None) -> list[tuple[str, Image.Image]]:
+    """(name, RGB image at most MAX_SIDE px) for every picture of ``split`` ("cal" | "dev" | None: all)."""
     out = []
-    for p in paths:
-        im = Image.open(p).convert("RGB")
-        im.thumbnail((MAX_SIDE, MAX_SIDE))
-        out.append((f"{p.parent.parent.name}-{p.stem}" if "desktop-base" in str(p) else p.stem, im))
+    for name, path in sources():
+        if split is not None and not in_split(name, split):
+            continue
+        with Image.open(path) as im:
+            im.draft("RGB", (MAX_SIDE, MAX_SIDE))
+            if "A" in im.getbands() and im.getchannel("A").getextrema()[0] < 250:
+                continue  # a transparent overlay, not a picture
+            im = im.convert("RGB")
+        im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+        if ImageStat.Stat(im.convert("L")).stddev[0] < 6:
+            continue  # (almost) flat colour
+        out.append((name, im))
     return out
 
 
@@ -133,18 +178,18 @@ def combo(im, rng):
     return im, "+".join(names)
 
 
-def build(seed: int = 0, combos: int = 3, out: Path | None = None) -> Path:
-    out = out or DATA_ROOT / f"copydays-s{seed}"
+def build(split: str = "dev", seed: int = 0, combos: int = 3, out: Path | None = None) -> Path:
+    out = out or DATA_ROOT / f"copydet-{split}-s{seed}"
     if (out / "manifest.json").exists():
         return out
     rng = random.Random(seed)
-    items = pool()
+    items = pool(split)
     rng.shuffle(items)
     cut = int(len(items) * 0.6)
     originals, others = items[:cut], items[cut:]
     (out / "db").mkdir(parents=True, exist_ok=True)
     (out / "queries").mkdir(parents=True, exist_ok=True)
-    manifest = {"seed": seed, "originals": [], "distractors": [], "queries": []}
+    manifest = {"split": split, "seed": seed, "originals": [], "distractors": [], "queries": []}
     for name, im in originals:
         im.save(out / "db" / f"o-{name}.jpg", quality=92)
         manifest["originals"].append(f"o-{name}.jpg")
