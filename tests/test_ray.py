@@ -101,7 +101,13 @@ def test_killed_worker_neither_duplicates_nor_loses_rows(local_ray, tmp_path, va
         run = threading.Thread(target=lambda: result.update(report=ray_add(lib, variants, RayConfig(workers=2, batch_size=4))))
         run.start()
         before = wait_for_commits(db, 8, run.is_alive)
-        workers = [p for p in psutil.Process().children(recursive=True) if "EncodeActor" in " ".join(p.cmdline())]
+        # on a loaded machine the second actor can start after the first has committed batches: wait for it
+        deadline = time.monotonic() + 60
+        while True:
+            workers = [p for p in psutil.Process().children(recursive=True) if "EncodeActor" in " ".join(p.cmdline())]
+            if len(workers) == 2 or time.monotonic() > deadline or not run.is_alive():
+                break
+            time.sleep(0.05)
         assert len(workers) == 2, [p.cmdline() for p in workers]
         workers[0].send_signal(signal.SIGKILL)
         run.join(300)
