@@ -11,8 +11,17 @@
    ``Library.add`` on the same folder of real images (the gallery and edited copies): images per
    second of the whole add call (actor start and model load included; the Ray cluster start is
    reported apart) and the ratio Ray / single process.
+3. What a pixseek user sees (``api``): the same ``Library.search_vectors`` (index search + catalog
+   lookup of paths) over two libraries holding one catalog of ``--api-n`` vectors, one opened with
+   ``index="hnsw"`` (FAISS, in process) and one with ``backend="milvus://..."`` (synced from the
+   catalog, then :meth:`MilvusIndex.wait_indexed`), same M / efConstruction. Vectors: real
+   embeddings (the gallery and one drawing per emoji400 class) as centres, jittered with
+   ``bench_index.jitter_model`` at each ``--api-spread``. Per ``ef``: recall@10 against exact
+   search, single-query p50/p99 of ``search_vectors`` and of the bare index, FAISS and Milvus
+   libraries back to back; then the ratio Milvus / FAISS library at equal recall.
 
     .venv/bin/python bench/bench_backends.py [--n 100000] [--dim 1280] [--queries 300] [--copies 16]
+        [--api-n 100000] [--api-spread 0.3 1.0] [--skip milvus|ray|api ...] [--only milvus|ray|api]
 """
 from __future__ import annotations
 
@@ -41,6 +50,7 @@ DATA = Path(__file__).resolve().parent / "data"
 GALLERY = Path(__file__).resolve().parents[1] / "samples" / "gallery"
 EFS = (10, 16, 32, 64, 128, 256)  # Milvus refuses ef < k
 TARGETS = (0.90, 0.95, 0.98)
+API_TARGETS = (0.95, 0.98, 0.99, 0.995)  # real centres: recall moves with ef between 0.95 and 1
 M, EF_CONSTRUCTION = 32, 80
 
 
@@ -163,6 +173,114 @@ def bench_ray(copies: int, workers: int) -> None:
         shutil.rmtree(folder)
 
 
+def real_centres() -> np.ndarray:
+    """Real embeddings as cluster centres: the gallery photos and one drawing per emoji class
+    (bench/data/emoji400, built by bench.datasets.emoji), encoded with the default encoder."""
+    from pixseek.search import encode_paths
+
+    paths = sorted(str(p) for p in GALLERY.iterdir())
+    emoji = DATA / "emoji400"
+    if emoji.is_dir():
+        paths += [str(min(d.iterdir())) for d in sorted(emoji.iterdir()) if d.is_dir() and any(d.iterdir())]
+    centres, ok, _ = encode_paths(paths)
+    return centres
+
+
+def fill_catalog(db: Path, x: np.ndarray) -> np.ndarray:
+    """Write ``x`` as one virtual image per vector (as bench_search.fill does); the catalog's vector ids."""
+    from pixseek.search import open_library
+    from pixseek.store.catalog import NewFile
+
+    with open_library(db) as lib:
+        for start in range(0, len(x), 2000):
+            part = x[start:start + 2000]
+            lib.catalog.write_files(NewFile(f"/virtual/img{start + i:07d}.jpg", 1, 1, "x", part[i:i + 1])
+                                    for i in range(len(part)))
+        ids = np.concatenate([i for i, _ in lib.catalog.iter_vectors(lib.dim)])
+    return ids
+
+
+def timed_api(lib, q: np.ndarray, truth: np.ndarray) -> dict:
+    """Library.search_vectors (index search + catalog lookup of paths): recall@10 and single-query
+    p50/p99; the bare index search of the same library beside it (p50)."""
+    lib.search_vectors(q[:20], 10)  # warm-up
+    found = [[h.id for h in hits] for hits in lib.search_vectors(q, 10)]
+    recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]))
+    api, raw = [], []
+    for i in range(len(q)):
+        t0 = time.perf_counter()
+        hits = lib.search_vectors(q[i:i + 1], 10)[0]
+        api.append(time.perf_counter() - t0)
+        assert len(hits) == 10 and hits[0].path.startswith("/virtual/")
+        t0 = time.perf_counter()
+        lib.index.search(q[i:i + 1], 10)
+        raw.append(time.perf_counter() - t0)
+    api_ms, raw_ms = np.asarray(api) * 1000, np.asarray(raw) * 1000
+    return {"recall": recall, "p50_ms": float(np.percentile(api_ms, 50)), "p99_ms": float(np.percentile(api_ms, 99)),
+            "raw_p50_ms": float(np.percentile(raw_ms, 50))}
+
+
+def bench_api(n: int, nq: int, spreads: list[float]) -> None:
+    """What a pixseek user sees: the same Library.search_vectors over a FAISS-HNSW-backed and a
+    Milvus-backed library holding the same catalog of ``n`` vectors."""
+    from pixseek.search import open_library
+
+    t0 = time.perf_counter()
+    centres = real_centres()
+    print(f"\n## pixseek API (Library.search_vectors: index + catalog lookup), FAISS HNSW library vs Milvus "
+          f"library: {n:,} vectors, {nq} queries, M={M}, efConstruction={EF_CONSTRUCTION}; centres: "
+          f"{len(centres)} real embeddings (gallery + emoji400, encoded in {time.perf_counter() - t0:.0f} s)", flush=True)
+    DATA.mkdir(parents=True, exist_ok=True)
+    for spread in spreads:
+        model = jitter_model(centres, spread=spread)
+        rng = np.random.default_rng(0)
+        x, q = model.sample(n, rng).astype(np.float32), model.sample(nq, rng).astype(np.float32)
+        with tempfile.TemporaryDirectory(dir=DATA, prefix="api-") as tmp, \
+                MilvusStandalone(Path(tmp) / "milvus", stop_timeout=10) as server:
+            tmp = Path(tmp)
+            t0 = time.perf_counter()
+            ids = fill_catalog(tmp / "faiss.db", x)
+            shutil.copy(tmp / "faiss.db", tmp / "milvus.db")  # the same catalog, the same vector ids
+            truth = ids[exact_topk(x, q, 10)]
+            print(f"\nspread {spread}: two catalogs of {len(ids):,} vectors written in {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+            t0 = time.perf_counter()
+            flib = open_library(tmp / "faiss.db", index="hnsw", index_params={"M": M, "ef_construction": EF_CONSTRUCTION})
+            print(f"FAISS library: {flib.index_kind}, built from the catalog in {time.perf_counter() - t0:.0f} s", flush=True)
+            t0 = time.perf_counter()
+            mlib = open_library(tmp / "milvus.db",
+                                backend=f"{server.url}/api?index=HNSW&M={M}&efConstruction={EF_CONSTRUCTION}")
+            upload = time.perf_counter() - t0
+            mlib.index.wait_indexed()
+            print(f"Milvus library: {mlib.index_kind}, synced from the catalog in {upload:.0f} s, + compaction + index "
+                  f"build {time.perf_counter() - t0:.0f} s, {mlib.index.ntotal:,} rows", flush=True)
+            print("each ef: FAISS library then Milvus library back to back (single-query p50/p99 ms of "
+                  "search_vectors; 'index' = the bare index search p50 in the same loop)")
+            frows, mrows = [], []
+            for ef in EFS:
+                flib.index.tune(ef_search=ef)
+                f = {"ef": ef} | timed_api(flib, q, truth)
+                mlib.index.tune(ef=ef)
+                m = {"ef": ef} | timed_api(mlib, q, truth)
+                frows.append(f), mrows.append(m)
+                print(f"  ef {ef:4}  FAISS lib recall@10 {f['recall']:.3f} p50 {f['p50_ms']:5.2f} p99 {f['p99_ms']:5.2f} "
+                      f"(index {f['raw_p50_ms']:4.2f}) | Milvus lib recall@10 {m['recall']:.3f} p50 {m['p50_ms']:5.2f} "
+                      f"p99 {m['p99_ms']:6.2f} (index {m['raw_p50_ms']:4.2f}) | p50 ratio {m['p50_ms'] / f['p50_ms']:.1f}x",
+                      flush=True)
+            mlib.index.drop()
+            flib.close(), mlib.close()
+        print(f"equal recall (spread {spread}): the fastest ef of each reaching the target (search_vectors p50)")
+        for target in API_TARGETS:
+            f, m = at_recall(frows, target), at_recall(mrows, target)
+            if f is None or m is None:
+                print(f"  recall >= {target:.3f}: not reached by {'FAISS' if f is None else 'Milvus'}")
+                continue
+            print(f"  recall >= {target:.3f}: FAISS lib ef {f['ef']} {f['p50_ms']:.2f} ms ({f['recall']:.3f}), "
+                  f"Milvus lib ef {m['ef']} {m['p50_ms']:.2f} ms ({m['recall']:.3f}) -> Milvus / FAISS = "
+                  f"{m['p50_ms'] / f['p50_ms']:.1f}x (p99 {m['p99_ms'] / f['p99_ms']:.1f}x; bare index "
+                  f"{m['raw_p50_ms'] / f['raw_p50_ms']:.1f}x)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=100_000)
@@ -170,13 +288,21 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--copies", type=int, default=16, help="edited copies per gallery photo for the Ray part")
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--skip", choices=("milvus", "ray"), action="append", default=[])
+    ap.add_argument("--api-n", type=int, default=100_000, help="vectors in each library for the API part")
+    ap.add_argument("--api-spread", type=float, nargs="+", default=[0.3, 1.0],
+                    help="jitter spreads around the real centres for the API part (wider: harder)")
+    ap.add_argument("--skip", choices=("milvus", "ray", "api"), action="append", default=[])
+    ap.add_argument("--only", choices=("milvus", "ray", "api"), help="run this part alone")
     a = ap.parse_args()
+    if a.only:
+        a.skip = [p for p in ("milvus", "ray", "api") if p != a.only]
     print(f"machine: {os.cpu_count()} cores; {time.strftime('%Y-%m-%d %H:%M')}")
     if "ray" not in a.skip:
         bench_ray(a.copies, a.workers)
     if "milvus" not in a.skip:
         bench_milvus(a.n, a.dim, a.queries, single=a.queries)
+    if "api" not in a.skip:
+        bench_api(a.api_n, a.queries, a.api_spread)
 
 
 if __name__ == "__main__":
