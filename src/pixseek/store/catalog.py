@@ -64,6 +64,11 @@ MIGRATIONS: list[str] = [
         dhash INTEGER
     );
     """,
+    # 4: every search asks whether the catalog holds videos (to merge frame hits); without an index that
+    # question scanned all files (6 ms per query at 100k rows)
+    """
+    CREATE INDEX files_kind ON files(kind);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
