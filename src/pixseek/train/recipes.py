@@ -237,7 +237,7 @@ def train_tagger(source: str | os.PathLike | LabelledImages, out: str | os.PathL
     val_x, val_y = feats.vectors[0, va_idx], labels[va_idx]
     dev = torch.device("cpu")
     validate = head_validator(val_x, val_y, tagging_metrics, dev)
-    result = fit(head, loss, batches, validate, recipe.train, "accuracy", callback, dev)
+    result = fit(head, loss, batches, validate, recipe.train, "accuracy", callback, dev, tie_break="nll")
     with torch.no_grad():
         val_logits = head(torch.from_numpy(np.ascontiguousarray(val_x))).numpy()
     temperature = 1.0 if recipe.multi_label else fit_temperature(val_logits, val_y)

@@ -78,11 +78,13 @@ class Callback(Protocol):
 def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
         validate: Callable[[nn.Module], dict[str, float]], config: TrainConfig = TrainConfig(),
         monitor: str = "map_at_r", callback: Callback | None = None,
-        device: torch.device | None = None) -> TrainResult:
+        device: torch.device | None = None, tie_break: str | None = None) -> TrainResult:
     """Train ``model`` (outputs = ``model(x)``) to minimise ``loss_fn(outputs, y)``.
 
     ``validate(model)`` (called in eval mode, no grad) returns metrics; epoch 0 is the untrained
     model. Parameters of ``loss_fn`` (proxies) train too, at ``loss_fn.lr_mult`` times the rate.
+    ``tie_break``: a lower-is-better metric (e.g. ``nll``) that decides between epochs whose
+    ``monitor`` ties, so a coarse monitor never keeps the untrained epoch 0 by a tie.
     """
     torch.manual_seed(config.seed)
     device = device or torch.device("cpu")
@@ -113,6 +115,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
     result.history.append(record)
     best_state = copy.deepcopy(model.state_dict())
     result.best_score, result.best_epoch = metrics.get(monitor, -math.inf), 0
+    best_tie = metrics.get(tie_break, math.inf) if tie_break is not None else math.inf
     if callback:
         callback.on_epoch(record, True)
     stale = 0
@@ -138,8 +141,13 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
         result.history.append(record)
         score = metrics.get(monitor, -math.inf)
         improved = score > result.best_score + config.min_delta
+        if not improved and tie_break is not None and score >= result.best_score - config.min_delta:
+            # a coarse monitor on a small validation set (accuracy over a handful of images) ties often,
+            # the initial random head included: then the lower ``tie_break`` (e.g. NLL) wins
+            improved = metrics.get(tie_break, math.inf) < best_tie - config.min_delta
         if improved:
-            result.best_score, result.best_epoch, stale = score, epoch, 0
+            result.best_score, result.best_epoch, stale = max(score, result.best_score), epoch, 0
+            best_tie = metrics.get(tie_break, math.inf) if tie_break is not None else math.inf
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
