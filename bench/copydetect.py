@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.datasets import photos  # noqa: E402
-from pixseek.compare.copies import CopyConfig, copy_scores  # noqa: E402
+from pixseek.compare.copies import CopyConfig, copy_scores, projection_for  # noqa: E402
 from pixseek.compare.regions import RegionStore, describe_query  # noqa: E402
 from pixseek.compare.verdict import calibration_file, judge, load_thresholds, pair_similarity, Thresholds  # noqa: E402
 from pixseek.preprocess import load_for  # noqa: E402
@@ -56,6 +56,14 @@ def run(split: str, seed: int, cfg: CopyConfig) -> dict:
     # db images described as queries too (mirrored), for compare()'s symmetric similarity
     db_q = {int(i): describe_query(lib.encoder, load_for(lib.encoder.preprocess, rows[int(i)].path), cfg.regions)
             for i in ids}
+    # copy ranking scores on the shipped copy-detection projection (projected once per image here; "global"
+    # below stays the raw stored vector); compare's verdict (pair_similarity) stays on raw descriptors
+    proj = projection_for(lib.model_id, cfg)
+    if proj is not None:
+        pregions = {i: proj.regions(r) for i, r in regions.items()}
+        pvec_of = {i: proj.vectors(v) for i, v in vec_of.items()}
+    else:
+        pregions, pvec_of = regions, vec_of
     per = defaultdict(lambda: {"global": [], "region": []})
     pooled = {"global": ([], []), "region": ([], [])}
     t_global = t_region = 0.0
@@ -68,7 +76,8 @@ def run(split: str, seed: int, cfg: CopyConfig) -> dict:
         t_global += time.perf_counter() - t
         t = time.perf_counter()
         qr = describe_query(lib.encoder, im, cfg.regions)
-        fused = copy_scores(qr, qvec, {h.id: regions[h.id] for h in hits}, vec_of, cfg)
+        pqr, pq = ([proj.regions(r) for r in qr], proj.vectors(qvec)) if proj is not None else (qr, qvec)
+        fused = copy_scores(pqr, pq, {h.id: pregions[h.id] for h in hits}, pvec_of, cfg)
         t_region += time.perf_counter() - t
         labels = np.array([n == q["source"] for n in names])
         g = vecs @ qvec
@@ -90,14 +99,15 @@ def run(split: str, seed: int, cfg: CopyConfig) -> dict:
             pairs.append((sim, related, "db-pair", det))
     nq = len(manifest["queries"])
     lib.close()
-    return {"split": split, "seed": seed, "per": per, "pooled": pooled, "pairs": pairs, "nq": nq, "ndb": len(ids),
+    return {"split": split, "seed": seed, "projected": proj is not None, "per": per, "pooled": pooled, "pairs": pairs, "nq": nq, "ndb": len(ids),
             "ms_global": 1000 * t_global / nq, "ms_region": 1000 * (t_global + t_region) / nq,
             "region_bytes": region_bytes, "global_bytes": lib.dim * 4, "index_s": index_s}
 
 
 def report(res: dict) -> None:
     print(f"split {res['split']} seed {res['seed']}: {res['nq']} queries, {res['ndb']} indexed images "
-          f"({len([1 for f in res['per']])} edit families)")
+          f"({len([1 for f in res['per']])} edit families); region re-ranking on "
+          f"{'the shipped copy-detection projection' if res['projected'] else 'raw descriptors'}")
     print(f"{'family':10s} {'n':>4s} {'R@1 glob':>9s} {'R@1 reg':>8s} {'mAP glob':>9s} {'mAP reg':>8s}")
     tot = {"global": [], "region": []}
     for fam, d in sorted(res["per"].items()):
@@ -163,9 +173,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--calibrate", action="store_true", help="fit compare's thresholds (default: split cal, seed 1)")
     ap.add_argument("--global-weight", type=float, default=CopyConfig().global_weight)
+    ap.add_argument("--no-projection", action="store_true", help="score raw descriptors (no shipped projection)")
     args = ap.parse_args()
     seed = args.seed if args.seed is not None else (1 if args.calibrate else 0)
-    cfg = CopyConfig(global_weight=args.global_weight)
+    cfg = CopyConfig(global_weight=args.global_weight, projected=not args.no_projection)
     res = run(args.split or ("cal" if args.calibrate else "dev"), seed, cfg)
     report(res)
     with open_library(Path(tempfile.mkdtemp()) / "m.db") as lib:

@@ -106,3 +106,32 @@ def test_api_seams_give_a_verdict_and_duplicate_groups(tmp_path):
         groups = duplicates_backend(lib)()
         paths = [sorted(Path(r.path).name for r in lib.catalog.items(ids)) for ids, _ in groups]
         assert paths == [["camera-q20.jpg", "camera.jpg"]]
+
+
+def test_shipped_projection_scores_like_projecting_first_and_ranks_the_copy_first(tmp_path):
+    """The copy-detection projection ships for the default model; copy_scores with it equals scoring
+    descriptors projected beforehand (reference), and an edited copy still outscores other photos."""
+    import numpy as np
+
+    from pixseek.compare.copies import CopyConfig, copy_scores
+    from pixseek.compare.projection import load_projection
+    from pixseek.compare.regions import describe_query
+    from pixseek.search import open_library
+
+    with open_library(tmp_path / "lib.db") as lib:
+        proj = load_projection(lib.model_id)
+        assert proj is not None and proj.matrix.shape == (lib.dim, 256)
+        names = ("astronaut", "chelsea", "coffee", "rocket")
+        ims = [Image.open(GALLERY / f"{n}.jpg").convert("RGB") for n in names]
+        query = jpeg(ImageOps.grayscale(crop(ims[2], (0.1, 0.2, 0.8, 0.9)).resize((200, 150))).convert("RGB"), 20)
+        vecs = lib.encoder.encode_images(ims + [query])
+        refs = {i: describe_query(lib.encoder, im)[0] for i, im in enumerate(ims)}
+        q = describe_query(lib.encoder, query)
+        cfg = CopyConfig()
+        got = copy_scores(q, vecs[-1], refs, dict(enumerate(vecs[:-1])), cfg, proj)
+        want = copy_scores([proj.regions(r) for r in q], proj.vectors(vecs[-1]),
+                           {i: proj.regions(r) for i, r in refs.items()},
+                           {i: proj.vectors(v) for i, v in enumerate(vecs[:-1])}, cfg)
+        assert got.keys() == want.keys() and np.allclose([got[i] for i in got], [want[i] for i in got], atol=1e-5)
+        assert max(got, key=got.get) == 2
+        assert np.allclose(np.linalg.norm(proj.vectors(refs[0].feats), axis=1), 1.0, atol=1e-4)

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from pixseek.compare.hashes import hamming
+from pixseek.compare.projection import Projection, load_projection
 from pixseek.compare.regions import DEFAULT, RegionConfig, Regions, describe_query, ensure_regions
 from pixseek.preprocess import load_for
 from pixseek.search import Hit
@@ -19,6 +20,11 @@ class CopyConfig:
     global_weight: float = 0.2  # fused score = w * global cosine + (1 - w) * region score
     hash_bits: int = 4  # pHash distance at or under which a candidate is a trivial copy (score 1)
     regions: RegionConfig = DEFAULT
+    projected: bool = True  # rank copies on the model's shipped copy-detection projection, when it has one
+
+
+def projection_for(model_id: str, cfg: CopyConfig) -> Projection | None:
+    return load_projection(model_id) if cfg.projected else None
 
 
 def region_score(query: list[Regions], ref: Regions) -> float:
@@ -45,23 +51,29 @@ def search_copies(library, query: str | os.PathLike | Image.Image, k: int = 10,
     hits = library.search_vectors(qvec, cfg.shortlist)[0]
     q = describe_query(library.encoder, im, cfg.regions)
     refs = ensure_regions(library, [h.id for h in hits], cfg.regions)
+    ids = np.asarray([h.id for h in hits if h.id in refs], np.int64)
+    ref_vecs = dict(zip(ids.tolist(), library.catalog.get_vectors(ids, library.dim))) if len(ids) else {}
+    scores = copy_scores(q, qvec[0], {i: refs[i] for i in ref_vecs}, ref_vecs, cfg,
+                         projection_for(library.model_id, cfg))
     for h in hits:
-        ref = refs.get(h.id)
-        if ref is None:
-            continue
-        if hamming(q[0].phash, ref.phash) <= cfg.hash_bits:
-            h.score = 1.0
-        else:
-            h.score = fuse(h.score, region_score(q, ref), cfg)
+        h.score = scores.get(h.id, h.score)
     hits.sort(key=lambda h: -h.score)
     return hits[:k]
 
 
 def copy_scores(q: list[Regions], qvec: np.ndarray, refs: dict[int, Regions], ref_vecs: dict[int, np.ndarray],
-                cfg: CopyConfig = CopyConfig()) -> dict[int, float]:
-    """Fused copy score of one query against given references (what benchmarks and dedup use)."""
+                cfg: CopyConfig = CopyConfig(), proj: Projection | None = None) -> dict[int, float]:
+    """Fused copy score of one query against given references (what benchmarks and dedup use),
+    on descriptors projected by ``proj`` when given."""
+    if proj is not None:
+        q, qvec = [proj.regions(r) for r in q], proj.vectors(qvec)
     out = {}
     for vid, ref in refs.items():
-        g = float(np.dot(qvec, ref_vecs[vid]))
-        out[vid] = 1.0 if hamming(q[0].phash, ref.phash) <= cfg.hash_bits else fuse(g, region_score(q, ref), cfg)
+        if hamming(q[0].phash, ref.phash) <= cfg.hash_bits:
+            out[vid] = 1.0
+            continue
+        rv = ref_vecs[vid]
+        if proj is not None:
+            ref, rv = proj.regions(ref), proj.vectors(rv)
+        out[vid] = fuse(float(np.dot(qvec, rv)), region_score(q, ref), cfg)
     return out
