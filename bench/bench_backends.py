@@ -71,6 +71,16 @@ def at_recall(rows: list[dict], target: float) -> dict | None:
     return min(ok, key=lambda r: r["p50_ms"]) if ok else None
 
 
+def equal_recall(frows: list[dict], mrows: list[dict], targets):
+    """(target, fastest FAISS row, fastest Milvus row) for each recall target both reach; says which missed."""
+    for target in targets:
+        f, m = at_recall(frows, target), at_recall(mrows, target)
+        if f is None or m is None:
+            print(f"  recall >= {target:.3f}: not reached by {'FAISS' if f is None else 'Milvus'}")
+            continue
+        yield target, f, m
+
+
 def bench_milvus(n: int, dim: int, nq: int, single: int) -> None:
     print(f"\n## Milvus HNSW vs FAISS HNSW: {n:,} vectors, dim {dim}, {nq} queries, M={M}, efConstruction={EF_CONSTRUCTION}")
     x, q = vectors(n, dim, nq)
@@ -117,11 +127,7 @@ def bench_milvus(n: int, dim: int, nq: int, single: int) -> None:
     floor_ms = float(np.median(floors))
     print(f"\nMilvus request floor (FLAT over 100 rows, loopback gRPC): median p50 {floor_ms:.2f} ms")
     print("equal recall: the fastest ef of each reaching the target (single-query p50)")
-    for target in TARGETS:
-        f, m = at_recall(faiss_rows, target), at_recall(milvus_rows, target)
-        if f is None or m is None:
-            print(f"  recall >= {target:.2f}: not reached by {'FAISS' if f is None else 'Milvus'}")
-            continue
+    for target, f, m in equal_recall(faiss_rows, milvus_rows, TARGETS):
         print(f"  recall >= {target:.2f}: FAISS ef {f['ef']} {f['p50_ms']:.2f} ms ({f['recall']:.3f}), "
               f"Milvus ef {m['ef']} {m['p50_ms']:.2f} ms ({m['recall']:.3f}) -> Milvus / FAISS = "
               f"{m['p50_ms'] / f['p50_ms']:.1f}x (p99 {m['p99_ms'] / f['p99_ms']:.1f}x; batch q/s "
@@ -270,11 +276,7 @@ def bench_api(n: int, nq: int, spreads: list[float]) -> None:
             mlib.index.drop()
             flib.close(), mlib.close()
         print(f"equal recall (spread {spread}): the fastest ef of each reaching the target (search_vectors p50)")
-        for target in API_TARGETS:
-            f, m = at_recall(frows, target), at_recall(mrows, target)
-            if f is None or m is None:
-                print(f"  recall >= {target:.3f}: not reached by {'FAISS' if f is None else 'Milvus'}")
-                continue
+        for target, f, m in equal_recall(frows, mrows, API_TARGETS):
             print(f"  recall >= {target:.3f}: FAISS lib ef {f['ef']} {f['p50_ms']:.2f} ms ({f['recall']:.3f}), "
                   f"Milvus lib ef {m['ef']} {m['p50_ms']:.2f} ms ({m['recall']:.3f}) -> Milvus / FAISS = "
                   f"{m['p50_ms'] / f['p50_ms']:.1f}x (p99 {m['p99_ms'] / f['p99_ms']:.1f}x; bare index "
