@@ -43,7 +43,7 @@ def run(split: str, seed: int, cfg: CopyConfig) -> dict:
     root = photos.build(split, seed)
     manifest = json.loads((root / "manifest.json").read_text())
     tmp = Path(tempfile.mkdtemp(prefix="copydetect-"))
-    lib = open_library(tmp / "lib.db")
+    lib = open_library(tmp / "lib.db", regions=True)
     t0 = time.perf_counter()
     lib.add(root / "db")
     index_s = time.perf_counter() - t0

@@ -30,15 +30,31 @@ def indexed(tmp_path_factory) -> Path:
     return db
 
 
-def test_cropped_rotated_jpeg_copy_is_top_hit_in_copy_mode(indexed, tmp_path):
+def region_rows(db: Path) -> int:
+    import sqlite3
+
+    with sqlite3.connect(db) as con:
+        return con.execute("SELECT COUNT(*) FROM regions").fetchone()[0]
+
+
+@pytest.mark.parametrize("at_index", [False, True], ids=["regions-on-first-use", "index-regions"])
+def test_cropped_rotated_jpeg_copy_is_top_hit_in_copy_mode(indexed, tmp_path, at_index):
+    """Plain `index` stores no regions (fast indexing); `search --copies` describes its candidates on
+    first use and keeps them. `index --regions` describes every image while indexing."""
+    db = indexed
+    if at_index:
+        db = tmp_path / "regions.db"
+        run_cli("index", GALLERY, "--db", db, "--regions")
+        assert region_rows(db) == 22
     src = Image.open(GALLERY / "coffee.jpg")
     edited = jpeg(crop(src, (0.3, 0.2, 0.9, 0.85)).rotate(15, Image.Resampling.BILINEAR, expand=True), 20)
     query = tmp_path / "coffee-edited.jpg"
     edited.save(query)
-    res = json.loads(run_cli("search", query, "--db", indexed, "--copies", "-k", "3", "--json").stdout)
+    res = json.loads(run_cli("search", query, "--db", db, "--copies", "-k", "3", "--json").stdout)
     hits = res["results"][0]["hits"]
     assert Path(hits[0]["path"]).name == "coffee.jpg"
     assert hits[0]["score"] > hits[1]["score"]
+    assert region_rows(db) == 22  # the 22 gallery photos are all candidates of the 100-hit shortlist
 
 
 def test_compare_calls_an_edited_copy_a_near_duplicate_and_different_photos_not(tmp_path):

@@ -76,9 +76,9 @@ def wait_for_commits(db, n: int, alive, timeout: float = 120) -> int:
 
 
 def test_ray_writes_the_same_rows_as_one_process(local_ray, tmp_path, gallery):
-    with open_library(tmp_path / "one.db") as lib:
+    with open_library(tmp_path / "one.db", regions=True) as lib:
         lib.add(gallery)
-    with open_library(tmp_path / "ray.db") as lib:
+    with open_library(tmp_path / "ray.db", regions=True) as lib:
         report = ray_add(lib, gallery, RayConfig(workers=2, batch_size=8))
         assert (report.added, report.unchanged, report.errors) == (22, 0, [])
         assert lib.index.ntotal == 22
@@ -97,7 +97,7 @@ def test_ray_writes_the_same_rows_as_one_process(local_ray, tmp_path, gallery):
 def test_killed_worker_neither_duplicates_nor_loses_rows(local_ray, tmp_path, variants):
     db = tmp_path / "k.db"
     result: dict = {}
-    with open_library(db) as lib:
+    with open_library(db, regions=True) as lib:
         run = threading.Thread(target=lambda: result.update(report=ray_add(lib, variants, RayConfig(workers=2, batch_size=4))))
         run.start()
         before = wait_for_commits(db, 8, run.is_alive)
@@ -128,7 +128,7 @@ def test_killed_worker_neither_duplicates_nor_loses_rows(local_ray, tmp_path, va
 def test_rerun_after_killed_driver_duplicates_nothing(tmp_path, variants):
     db = tmp_path / "d.db"
     cmd = [sys.executable, "-c", "from pixseek.cli import main; main()", "index", str(variants), "--db", str(db),
-           "--ray", "auto", "--ray-workers", "2", "--batch-size", "4", "--json"]
+           "--ray", "auto", "--ray-workers", "2", "--batch-size", "4", "--regions", "--json"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
     try:
         first = wait_for_commits(db, 8, lambda: proc.poll() is None)
@@ -143,7 +143,7 @@ def test_rerun_after_killed_driver_duplicates_nothing(tmp_path, variants):
     assert first < 88
     summary = json.loads(run_cli("index", variants, "--db", db, "--ray", "auto", "--batch-size", "8", "--json").stdout)
     kept = counts(db)
-    assert kept == (88, 88, 88), kept
+    assert kept == (88, 88, 88), kept  # the re-run without --regions still describes regions: the catalog remembers
     assert summary["total"] == 88 and summary["added"] + summary["unchanged"] == 88 and summary["added"] < 88
     info = json.loads(run_cli("info", "--db", db, "--json").stdout)
     assert info["index_ntotal"] == info["vectors"] == 88

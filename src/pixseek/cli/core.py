@@ -55,6 +55,7 @@ def index(
     backend: Annotated[str | None, typer.Option("--backend", help="Keep the vectors in a vector database: milvus://host:port\\[/collection]\\[?index=HNSW&M=32&ef=64] (remembered by the catalog).")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Encode on Ray: 'auto' starts a local Ray, else a cluster address (ray://head:10001).")] = None,
     ray_workers: Annotated[int, typer.Option("--ray-workers", help="Encoder actors with --ray.")] = 2,
+    regions: Annotated[bool | None, typer.Option("--regions/--no-regions", help="Also store region descriptors for copy detection (search --copies, dedup; ~3x indexing time). Remembered; without it they are made on first use.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Index images under FOLDER into the catalog (new and changed files only)."""
@@ -66,7 +67,7 @@ def index(
             raise fail(f"--codes must be a positive multiple of 8, got {codes}")
         index_kind, index_params = "binary", {"bits": codes}
     with open_library(db, model=model, index=index_kind, index_params=index_params, batch_size=batch_size,
-                      backend=backend) as lib:
+                      backend=backend, regions=regions) as lib:
         with progress_bar(f"indexing {folder}", enabled=not as_json) as progress:
             files, video = fold_time_into(progress) if progress else (None, None)
             if ray is not None:

@@ -35,14 +35,17 @@ def encoder_for_catalog(catalog: Catalog, model: str | os.PathLike | None) -> En
 
 def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike | None = None,
                  index: str | None = None, index_params: dict | None = None, batch_size: int = 32,
-                 backend: str | None = None) -> Library:
+                 backend: str | None = None, regions: bool | None = None) -> Library:
     """Open (or create) the library at ``db``.
 
     ``model``: encoder name or trained-model path; default: the one the catalog was built with,
     or the default encoder for a new catalog. A different model than the catalog's raises
     :class:`~pixseek.errors.ModelMismatchError`. ``backend``: a vector database URL
     (``milvus://host:port``, see :mod:`pixseek.backends`) that holds the vectors instead of a
-    local index file; remembered by the catalog like the index type.
+    local index file; remembered by the catalog like the index type. ``regions``: describe every
+    image's regions while indexing (copy detection, :mod:`pixseek.compare`; a second, 384-px forward
+    pass per image, about 3x the indexing time); remembered by the catalog. Without it, regions are
+    described when first needed, for the candidates a copy search or dedup verifies.
     """
     catalog = Catalog(db or default_db_path())
     try:
@@ -63,7 +66,10 @@ def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike |
             index_params = json.loads(catalog.get_meta("index_params") or "{}")
         library = Library(catalog, encoder, index_kind=kind, index_params=index_params, batch_size=batch_size)
         backends.sync_with_catalog(library)
-        attach_extras(library)
+        if regions is not None:
+            catalog.set_meta("regions", "1" if regions else "0")
+        if catalog.get_meta("regions") == "1":
+            attach_extras(library)
         return library
     except BaseException:
         catalog.close()
