@@ -49,9 +49,16 @@ def test_exif_orientation_is_applied(zoo):
     assert np.abs(np.asarray(upright, np.float32) - rotated).mean() < 12
 
 
-def test_draft_decoding_keeps_requested_size(gallery):
+def test_draft_decoding_keeps_requested_size(gallery, tmp_path):
+    from pixseek.io.decode import DRAFT_SLACK
+
+    full = load_image(gallery / "astronaut.jpg")
     im = load_image(gallery / "astronaut.jpg", min_side=100)
-    assert min(im.size) >= 100
+    assert DRAFT_SLACK * 100 <= min(im.size) <= min(full.size) / 2  # DCT-scaled, never below the slack
+    # 1280 x 852 asked for 224: the 1/4 scale (213 px, within the slack) instead of 1/2 (426 px)
+    big = tmp_path / "big.jpg"
+    full.resize((1280, 852)).save(big, quality=90)
+    assert load_image(big, min_side=224).size == (320, 213)
 
 
 def test_hostile_files_raise_typed_errors_quickly(tmp_path):
