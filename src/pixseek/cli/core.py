@@ -55,7 +55,7 @@ def index(
     backend: Annotated[str | None, typer.Option("--backend", help="Keep the vectors in a vector database: milvus://host:port\\[/collection]\\[?index=HNSW&M=32&ef=64] (remembered by the catalog).")] = None,
     ray: Annotated[str | None, typer.Option("--ray", help="Encode on Ray: 'auto' starts a local Ray, else a cluster address (ray://head:10001).")] = None,
     ray_workers: Annotated[int, typer.Option("--ray-workers", help="Encoder actors with --ray.")] = 2,
-    regions: Annotated[bool | None, typer.Option("--regions/--no-regions", help="Also store region descriptors for copy detection (search --copies, dedup; ~3x indexing time). Remembered; without it they are made on first use.")] = None,
+    regions: Annotated[bool | None, typer.Option("--regions/--no-regions", help="Also store region descriptors for copy detection (search --copies, dedup; indexing ~3.6x slower). Remembered; without it they are made on first use.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Index images under FOLDER into the catalog (new and changed files only)."""

@@ -44,7 +44,7 @@ def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike |
     (``milvus://host:port``, see :mod:`pixseek.backends`) that holds the vectors instead of a
     local index file; remembered by the catalog like the index type. ``regions``: describe every
     image's regions while indexing (copy detection, :mod:`pixseek.compare`; a second, 384-px forward
-    pass per image, about 3x the indexing time); remembered by the catalog. Without it, regions are
+    pass per image: indexing 3.6x slower in bench/bench_indexing.py); remembered by the catalog. Without it, regions are
     described when first needed, for the candidates a copy search or dedup verifies.
     """
     catalog = Catalog(db or default_db_path())

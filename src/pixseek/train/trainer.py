@@ -75,6 +75,11 @@ class Callback(Protocol):
     def on_epoch(self, record: EpochRecord, best: bool) -> None: ...
 
 
+def _tie(metrics: dict[str, float], key: str | None) -> float:
+    """The lower-is-better tie-break metric (inf without one: then no tie is ever broken)."""
+    return metrics.get(key, math.inf) if key is not None else math.inf
+
+
 def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
         validate: Callable[[nn.Module], dict[str, float]], config: TrainConfig = TrainConfig(),
         monitor: str = "map_at_r", callback: Callback | None = None,
@@ -115,7 +120,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
     result.history.append(record)
     best_state = copy.deepcopy(model.state_dict())
     result.best_score, result.best_epoch = metrics.get(monitor, -math.inf), 0
-    best_tie = metrics.get(tie_break, math.inf) if tie_break is not None else math.inf
+    best_tie = _tie(metrics, tie_break)
     if callback:
         callback.on_epoch(record, True)
     stale = 0
@@ -147,7 +152,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
             improved = metrics.get(tie_break, math.inf) < best_tie - config.min_delta
         if improved:
             result.best_score, result.best_epoch, stale = max(score, result.best_score), epoch, 0
-            best_tie = metrics.get(tie_break, math.inf) if tie_break is not None else math.inf
+            best_tie = _tie(metrics, tie_break)
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
