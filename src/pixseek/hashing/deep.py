@@ -22,7 +22,7 @@ from pixseek.hashing.coders import DeepHashCoder, ITQCoder
 from pixseek.hashing.evaluate import code_metrics
 from pixseek.train.data import FeatureBatches
 from pixseek.train.losses import LossConfig, create_loss
-from pixseek.train.trainer import Callback, TrainConfig, TrainResult, fit
+from pixseek.train.trainer import Callback, TrainConfig, TrainResult, fit, seeded
 
 HASH_LOSSES = ("triplet", "contrastive")
 
@@ -85,9 +85,10 @@ def train_deep_hash(features: np.ndarray, labels: np.ndarray, base_model_id: str
     dim, bits = feats.shape[2], recipe.bits
     itq = ITQCoder(dim, bits)
     itq.train(feats[0])
-    head = HashHead(dim, bits)
-    itq_init(head, itq, feats[0])
-    metric = create_loss(recipe.loss, LossConfig(bits, int(labels.max()) + 1, margin=recipe.margin))
+    with seeded(recipe.train.seed):
+        head = HashHead(dim, bits)
+        itq_init(head, itq, feats[0])
+        metric = create_loss(recipe.loss, LossConfig(bits, int(labels.max()) + 1, margin=recipe.margin))
     loss = HashingLoss(metric, recipe.quantization)
     batches = FeatureBatches(feats, labels, recipe.batch_size, recipe.m_per_class, recipe.train.seed)
     val_x, val_y = val if val is not None else (feats[0], labels)

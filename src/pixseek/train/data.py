@@ -214,6 +214,24 @@ def balanced_batch_shape(labels: np.ndarray, batch_size: int, m: int) -> tuple[i
     return max(m, batch_size - batch_size % m), m
 
 
+def balanced_order(labels: np.ndarray, m: int, batch_size: int, batches: int, seed: int) -> list[int]:
+    """One epoch's sample order from pytorch-metric-learning's m-per-class sampler, drawn from ``seed``.
+
+    The sampler draws from the library's ``NUMPY_RANDOM`` (numpy's global state, which nothing seeds), so
+    the same run trained differently from one process to the next; here it draws from its own generator.
+    """
+    from pytorch_metric_learning.samplers import MPerClassSampler
+    from pytorch_metric_learning.utils import common_functions as c_f
+
+    sampler = MPerClassSampler(labels, m, batch_size=batch_size, length_before_new_iter=batches * batch_size)
+    shared = c_f.NUMPY_RANDOM
+    c_f.NUMPY_RANDOM = np.random.RandomState(seed)
+    try:
+        return [int(i) for i in sampler]
+    finally:
+        c_f.NUMPY_RANDOM = shared
+
+
 class FeatureBatches:
     """Class-balanced batches (m images per class) of cached features; each sample takes a random view."""
 
@@ -230,12 +248,9 @@ class FeatureBatches:
 
     def epoch(self, epoch: int) -> Iterator[tuple["object", "object"]]:
         import torch
-        from pytorch_metric_learning.samplers import MPerClassSampler
 
-        torch.manual_seed(self.seed * 7919 + epoch)  # the sampler draws from torch's global generator
-        sampler = MPerClassSampler(self.labels, self.m, batch_size=self.batch_size,
-                                   length_before_new_iter=len(self) * self.batch_size)
-        order = torch.as_tensor(list(iter(sampler)), dtype=torch.long)
+        order = torch.as_tensor(balanced_order(self.labels.numpy(), self.m, self.batch_size, len(self),
+                                               self.seed * 7919 + epoch), dtype=torch.long)
         gen = torch.Generator().manual_seed(self.seed * 104729 + epoch)
         views = torch.randint(self.features.shape[0], (len(order),), generator=gen)
         for start in range(0, len(order) - self.batch_size + 1, self.batch_size):
@@ -257,13 +272,9 @@ class ImageBatches:
 
     def epoch(self, epoch: int) -> Iterator[tuple["object", "object"]]:
         import torch
-        from pytorch_metric_learning.samplers import MPerClassSampler
 
-        torch.manual_seed(self.seed * 7919 + epoch)
         labels = torch.from_numpy(self.data.labels)
-        sampler = MPerClassSampler(labels, self.m, batch_size=self.batch_size,
-                                   length_before_new_iter=len(self) * self.batch_size)
-        order = list(iter(sampler))
+        order = balanced_order(self.data.labels, self.m, self.batch_size, len(self), self.seed * 7919 + epoch)
         decode = augmented_decoder(self.augment, self.seed * 1000 + epoch + 1)
         paths = [self.data.paths[i] for i in order]
         stream = decode_stream(paths, self.preprocess, decode=decode)

@@ -32,7 +32,7 @@ from pixseek.train.data import (
 )
 from pixseek.train.heads import FINETUNE_MODES, ClassifierHead, FineTuneModel, HeadConfig, ProjectionHead, device
 from pixseek.train.losses import ClassificationLoss, LossConfig, create_loss
-from pixseek.train.trainer import Callback, TrainConfig, TrainResult, fit
+from pixseek.train.trainer import Callback, TrainConfig, TrainResult, fit, seeded
 
 Progress = Callable[[int, int], None]
 
@@ -119,15 +119,16 @@ def train_embedding(source: str | os.PathLike | LabelledImages, out: str | os.Pa
         tr_idx, va_idx = _split_indices(data, recipe.val_fraction, by_class=False, seed=recipe.train.seed)
         val_protocol = "within-class"
     labels = data.labels
-    head = ProjectionHead(encoder.embed_dim, recipe.head)
-    loss = create_loss(recipe.loss, LossConfig(recipe.head.out_dim, int(labels.max()) + 1, recipe.miner,
-                                               recipe.margin))
+    with seeded(recipe.train.seed):
+        head = ProjectionHead(encoder.embed_dim, recipe.head)
+        loss = create_loss(recipe.loss, LossConfig(recipe.head.out_dim, int(labels.max()) + 1, recipe.miner,
+                                                   recipe.margin))
     batches = FeatureBatches(feats.vectors[:, tr_idx], labels[tr_idx], recipe.batch_size, recipe.m_per_class,
                              recipe.train.seed)
     val_x, val_y = feats.vectors[0, va_idx], labels[va_idx]
     dev = torch.device("cpu")
     validate = head_validator(val_x, val_y, embedding_metrics, dev)
-    result = fit(head, loss, batches, validate, recipe.train, "map_at_r", callback, dev)
+    result = fit(head, loss, batches, validate, recipe.train, "map_at_r", callback, dev, tie_break="map")
     base_val = embedding_metrics(val_x, val_y)
     summary = {"images": len(data), "classes": len(np.unique(labels)), "train_images": len(tr_idx),
                "val_images": len(va_idx), "validation": val_protocol, "base_val": base_val,
@@ -161,8 +162,10 @@ def _finetune_embedding(data: LabelledImages, out, recipe: EmbeddingRecipe, name
     tr_idx, va_idx = _split_indices(data, recipe.val_fraction, by_class, recipe.train.seed)
     train, val = data.subset(tr_idx), data.subset(va_idx)
     dev = device()
-    model = FineTuneModel(load_torch_model(), ProjectionHead(encoder.embed_dim, recipe.head), recipe.finetune)
-    loss = create_loss(recipe.loss, LossConfig(recipe.head.out_dim, len(data.classes), recipe.miner, recipe.margin))
+    with seeded(recipe.train.seed):
+        model = FineTuneModel(load_torch_model(), ProjectionHead(encoder.embed_dim, recipe.head), recipe.finetune)
+        loss = create_loss(recipe.loss, LossConfig(recipe.head.out_dim, len(data.classes), recipe.miner,
+                                                   recipe.margin))
     batches = ImageBatches(train, encoder.preprocess, recipe.features.augment, recipe.batch_size,
                            recipe.m_per_class, recipe.train.seed)
     val_feats = extract_features(encoder, val, FeatureSpec(views=1), cache=False)
@@ -175,7 +178,7 @@ def _finetune_embedding(data: LabelledImages, out, recipe: EmbeddingRecipe, name
             outs.append(m(px).cpu().numpy())
         return embedding_metrics(np.concatenate(outs), val_feats.data.labels)
 
-    result = fit(model, loss, batches, validate, recipe.train, "map_at_r", callback, dev)
+    result = fit(model, loss, batches, validate, recipe.train, "map_at_r", callback, dev, tie_break="map")
     base_val = embedding_metrics(val_feats.vectors[0], val_feats.data.labels)
     summary = {"images": len(data), "classes": n_classes, "train_images": len(train), "val_images": len(val),
                "validation": "class-disjoint" if by_class else "within-class", "base_val": base_val,
@@ -230,7 +233,8 @@ def train_tagger(source: str | os.PathLike | LabelledImages, out: str | os.PathL
         raise DatasetError(f"classes with fewer than two readable images cannot be validated: {', '.join(few[:5])}")
     tr_idx, va_idx = _split_indices(data, recipe.val_fraction, by_class=False, seed=recipe.train.seed)
     labels = data.labels
-    head = ClassifierHead(encoder.embed_dim, len(data.classes), recipe.dropout)
+    with seeded(recipe.train.seed):
+        head = ClassifierHead(encoder.embed_dim, len(data.classes), recipe.dropout)
     loss = ClassificationLoss(recipe.multi_label, recipe.label_smoothing)
     batches = FeatureBatches(feats.vectors[:, tr_idx], labels[tr_idx], recipe.batch_size, recipe.m_per_class,
                              recipe.train.seed)

@@ -10,6 +10,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -75,9 +76,25 @@ class Callback(Protocol):
     def on_epoch(self, record: EpochRecord, best: bool) -> None: ...
 
 
+LOWER_IS_BETTER = frozenset({"nll", "loss"})
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Build a model and loss inside this, so their random initial weights come from ``seed`` and not
+    from whatever the process drew from torch's global generator before (which made a run's result
+    depend on what else ran first). The global generator is restored on exit."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
 def _tie(metrics: dict[str, float], key: str | None) -> float:
-    """The lower-is-better tie-break metric (inf without one: then no tie is ever broken)."""
-    return metrics.get(key, math.inf) if key is not None else math.inf
+    """The tie-break metric as lower-is-better (``nll`` as is, ``map`` negated; inf without one: then no
+    tie is ever broken)."""
+    if key is None or key not in metrics:
+        return math.inf
+    return metrics[key] if key in LOWER_IS_BETTER else -metrics[key]
 
 
 def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
@@ -88,8 +105,9 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
 
     ``validate(model)`` (called in eval mode, no grad) returns metrics; epoch 0 is the untrained
     model. Parameters of ``loss_fn`` (proxies) train too, at ``loss_fn.lr_mult`` times the rate.
-    ``tie_break``: a lower-is-better metric (e.g. ``nll``) that decides between epochs whose
-    ``monitor`` ties, so a coarse monitor never keeps the untrained epoch 0 by a tie.
+    ``tie_break``: a finer metric (``nll``, lower is better; ``map``, higher is better) that decides
+    between epochs whose ``monitor`` ties, so a coarse monitor (accuracy, mAP@R over a handful of
+    images) never keeps the untrained epoch 0 by a tie.
     """
     torch.manual_seed(config.seed)
     device = device or torch.device("cpu")
@@ -149,7 +167,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
         if not improved and tie_break is not None and score >= result.best_score - config.min_delta:
             # a coarse monitor on a small validation set (accuracy over a handful of images) ties often,
             # the initial random head included: then the lower ``tie_break`` (e.g. NLL) wins
-            improved = metrics.get(tie_break, math.inf) < best_tie - config.min_delta
+            improved = _tie(metrics, tie_break) < best_tie - config.min_delta
         if improved:
             result.best_score, result.best_epoch, stale = max(score, result.best_score), epoch, 0
             best_tie = _tie(metrics, tie_break)
