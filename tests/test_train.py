@@ -63,6 +63,22 @@ def test_a_run_is_reproducible_whatever_ran_before(tiny, trained, tmp_path):
     assert again.result.best_epoch == trained.result.best_epoch > 0
 
 
+def test_the_head_starts_at_the_features_principal_axes(tiny):
+    # epoch 0 must rank like the pretrained embedding reduced by PCA, not like a random projection
+    from pixseek.train.data import extract_features
+    from pixseek.train.heads import pca_init
+
+    x = extract_features(create_encoder(), read_image_folder(tiny), FeatureSpec(views=1)).vectors[0]
+    head = ProjectionHead(x.shape[1], HeadConfig(out_dim=16))
+    pca_init(head, x)
+    with torch.no_grad():
+        out = head(torch.from_numpy(x)).numpy()
+    centred = x - x.mean(0)
+    pcs = centred @ np.linalg.svd(centred, full_matrices=False)[2][:16].T
+    pcs /= np.linalg.norm(pcs, axis=1, keepdims=True)
+    np.testing.assert_allclose(out @ out.T, pcs @ pcs.T, atol=1e-4)
+
+
 def test_saved_model_loads_and_reproduces_the_head(tiny, trained):
     enc = create_encoder(trained.path)
     again = create_encoder(str(trained.path))

@@ -30,6 +30,7 @@ def train(
     margin: Annotated[float | None, typer.Option(help="Loss margin (default: the loss's own).")] = None,
     dim: Annotated[int, typer.Option(help="Embedding size of the trained head.")] = 128,
     hidden: Annotated[int, typer.Option(help="Hidden units of an MLP head (0: linear projection).")] = 0,
+    head_init: Annotated[str, typer.Option(help="Head start: pca (the features' principal axes) or random.")] = "pca",
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation mAP@R).")] = 40,
     patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping.")] = 6,
     lr: Annotated[float, typer.Option(help="Learning rate (AdamW, cosine schedule).")] = 1e-3,
@@ -47,15 +48,17 @@ def train(
     the validation mAP@R; writes a .model usable as --model anywhere."""
     from pixseek.train import EmbeddingRecipe, train_embedding
     from pixseek.train.data import AugmentConfig, FeatureSpec
-    from pixseek.train.heads import HeadConfig
+    from pixseek.train.heads import HEAD_INITS, HeadConfig
     from pixseek.train.losses import LOSSES
     from pixseek.train.trainer import TrainConfig, plot_history
 
     _check_out(out_path)
     if loss not in LOSSES:
         raise fail(f"unknown loss {loss!r}; one of {', '.join(LOSSES)}")
+    if head_init not in HEAD_INITS:
+        raise fail(f"unknown head init {head_init!r}; one of {', '.join(HEAD_INITS)}")
     recipe = EmbeddingRecipe(
-        loss=loss, miner=miner, margin=margin, head=HeadConfig(out_dim=dim, hidden=hidden),
+        loss=loss, miner=miner, margin=margin, head=HeadConfig(out_dim=dim, hidden=hidden), head_init=head_init,
         train=TrainConfig(epochs=epochs, lr=lr, patience=patience, seed=seed),
         features=FeatureSpec(views=views, augment=AugmentConfig(flip=not no_flip), seed=seed),
         batch_size=batch_size, m_per_class=m, finetune=finetune, base=base)

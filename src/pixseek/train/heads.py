@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -42,6 +43,34 @@ class ProjectionHead(nn.Module):
         if self.mlp is not None:
             y = y + self.mlp(x)
         return F.normalize(y, dim=-1)
+
+
+HEAD_INITS = ("pca", "random")
+
+
+def pca_init(head: ProjectionHead, x: np.ndarray) -> None:
+    """Start the linear projection at the principal axes of the training features ``x`` (n, d), centred.
+
+    Epoch 0 then ranks like the base embedding reduced by PCA instead of like a random projection, which
+    is what a small training set kept when no trained epoch beat it on validation (emoji, 3 images per
+    class: a random head lost 14 % mAP@R against the pretrained encoder). Axes beyond the data's rank
+    keep their random start, scaled down so they add little noise until trained. The whole is scaled to
+    the output spread of PyTorch's default init: the output is L2-normalised, so a larger spread would
+    act as a smaller learning rate (training barely moved from PCA at unit scale)."""
+    linear = head.linear[-1] if isinstance(head.linear, nn.Sequential) else head.linear
+    x = np.asarray(x, np.float64)
+    mean = x.mean(0)
+    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+    k = min(linear.out_features, vt.shape[0], max(len(x) - 1, 0))
+    xt = torch.from_numpy(x.astype(np.float32))
+    with torch.no_grad():
+        spread = linear(xt).norm(dim=1).mean()  # of PyTorch's default init, which the learning rate suits
+        weight = linear.weight.detach().clone() * 0.05
+        weight[:k] = torch.from_numpy(vt[:k].astype(np.float32))
+        bias = -(weight @ torch.from_numpy(mean.astype(np.float32)))
+        scale = spread / (xt @ weight.T + bias).norm(dim=1).mean().clamp_min(1e-12)
+        linear.weight.copy_(weight * scale)
+        linear.bias.copy_(bias * scale)
 
 
 class ClassifierHead(nn.Module):

@@ -30,7 +30,8 @@ from pixseek.train.data import (
     split_by_class,
     split_within_classes,
 )
-from pixseek.train.heads import FINETUNE_MODES, ClassifierHead, FineTuneModel, HeadConfig, ProjectionHead, device
+from pixseek.train.heads import (FINETUNE_MODES, HEAD_INITS, ClassifierHead, FineTuneModel, HeadConfig, ProjectionHead,
+                                 device, pca_init)
 from pixseek.train.losses import ClassificationLoss, LossConfig, create_loss
 from pixseek.train.trainer import Callback, TrainConfig, TrainResult, fit, seeded
 
@@ -45,6 +46,7 @@ class EmbeddingRecipe:
     miner: str = "semihard"  # used by the triplet loss
     margin: float | None = None
     head: HeadConfig = field(default_factory=HeadConfig)
+    head_init: str = "pca"  # or "random" (PyTorch's default init)
     train: TrainConfig = field(default_factory=TrainConfig)
     features: FeatureSpec = field(default_factory=FeatureSpec)
     batch_size: int = 128
@@ -103,6 +105,8 @@ def train_embedding(source: str | os.PathLike | LabelledImages, out: str | os.Pa
     """Metric learning on a labelled folder -> ``out`` (.model). ``features``: precomputed base features."""
     if recipe.finetune not in FINETUNE_MODES:
         raise ValueError(f"unknown fine-tune mode {recipe.finetune!r}; one of {FINETUNE_MODES}")
+    if recipe.head_init not in HEAD_INITS:
+        raise ValueError(f"unknown head init {recipe.head_init!r}; one of {HEAD_INITS}")
     t0 = time.perf_counter()
     data = _as_data(source)
     encoder = encoder or create_encoder(recipe.base)
@@ -121,6 +125,8 @@ def train_embedding(source: str | os.PathLike | LabelledImages, out: str | os.Pa
     labels = data.labels
     with seeded(recipe.train.seed):
         head = ProjectionHead(encoder.embed_dim, recipe.head)
+        if recipe.head_init == "pca":
+            pca_init(head, feats.vectors[0, tr_idx])
         loss = create_loss(recipe.loss, LossConfig(recipe.head.out_dim, int(labels.max()) + 1, recipe.miner,
                                                    recipe.margin))
     batches = FeatureBatches(feats.vectors[:, tr_idx], labels[tr_idx], recipe.batch_size, recipe.m_per_class,
