@@ -58,7 +58,22 @@ def test_draft_decoding_keeps_requested_size(gallery, tmp_path):
     # 1280 x 852 asked for 224: the 1/4 scale (213 px, within the slack) instead of 1/2 (426 px)
     big = tmp_path / "big.jpg"
     full.resize((1280, 852)).save(big, quality=90)
-    assert load_image(big, min_side=224).size == (320, 213)
+    scaled = load_image(big, min_side=224)
+    assert scaled.size == (320, 213)
+    # the same picture as the full decode brought to that size
+    ref = np.asarray(load_image(big).resize(scaled.size, Image.Resampling.BOX), np.float32)
+    assert np.abs(np.asarray(scaled, np.float32) - ref).mean() < 4
+    # upright by EXIF on the DCT-scaled path too, and a truncated stream is an error, not grey rows
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    full.resize((1280, 852)).save(tmp_path / "rot.jpg", quality=90, exif=exif.tobytes())
+    upright = load_image(tmp_path / "rot.jpg", min_side=224)
+    assert upright.size == (213, 320)
+    expected = np.asarray(scaled.transpose(Image.Transpose.ROTATE_270), np.float32)
+    assert np.abs(np.asarray(upright, np.float32) - expected).mean() < 4
+    (tmp_path / "cut.jpg").write_bytes(big.read_bytes()[: big.stat().st_size // 2])
+    with pytest.raises(CorruptImageError, match="cut.jpg"):
+        load_image(tmp_path / "cut.jpg", min_side=224)
 
 
 def test_hostile_files_raise_typed_errors_quickly(tmp_path):
