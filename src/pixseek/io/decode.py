@@ -129,8 +129,9 @@ def load_image(
             if min_side and im.format == "JPEG":
                 scale = min(w, h) / float(min_side * DRAFT_SLACK)
                 if scale >= 2 and im.mode == "RGB" and simplejpeg is not None:
-                    return _scaled_jpeg(im, data.getvalue() if data is not None else path.read_bytes(),
-                                        math.ceil(min_side * DRAFT_SLACK))
+                    with im:  # only the header was read; the file is read whole by the decoder
+                        return _scaled_jpeg(im, data.getvalue() if data is not None else path.read_bytes(),
+                                            math.ceil(min_side * DRAFT_SLACK))
                 if scale >= 2:
                     im.draft("RGB", (max(1, int(w / scale)), max(1, int(h / scale))))
             im.load()

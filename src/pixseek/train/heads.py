@@ -58,15 +58,17 @@ def pca_init(head: ProjectionHead, x: np.ndarray) -> None:
     the output spread of PyTorch's default init: the output is L2-normalised, so a larger spread would
     act as a smaller learning rate (training barely moved from PCA at unit scale)."""
     linear = head.linear[-1] if isinstance(head.linear, nn.Sequential) else head.linear
-    x = np.asarray(x, np.float64)
-    mean = x.mean(0)
-    _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-    k = min(linear.out_features, vt.shape[0], max(len(x) - 1, 0))
-    xt = torch.from_numpy(x.astype(np.float32))
+    x = np.ascontiguousarray(x, np.float32)
+    mean = x.mean(0, dtype=np.float64)
+    centred = x - mean.astype(np.float32)
+    _, axes = np.linalg.eigh((centred.T @ centred).astype(np.float64))  # d x d: cheap for any n
+    k = min(linear.out_features, axes.shape[1], max(len(x) - 1, 0))
+    top = axes[:, ::-1][:, :k].T  # eigh sorts ascending
+    xt = torch.from_numpy(x)
     with torch.no_grad():
         spread = linear(xt).norm(dim=1).mean()  # of PyTorch's default init, which the learning rate suits
         weight = linear.weight.detach().clone() * 0.05
-        weight[:k] = torch.from_numpy(vt[:k].astype(np.float32))
+        weight[:k] = torch.from_numpy(np.ascontiguousarray(top, np.float32))
         bias = -(weight @ torch.from_numpy(mean.astype(np.float32)))
         scale = spread / (xt @ weight.T + bias).norm(dim=1).mean().clamp_min(1e-12)
         linear.weight.copy_(weight * scale)
