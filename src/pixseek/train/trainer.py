@@ -107,7 +107,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
     model. Parameters of ``loss_fn`` (proxies) train too, at ``loss_fn.lr_mult`` times the rate.
     ``tie_break``: a finer metric (``nll``, lower is better; ``map``, higher is better) that decides
     between epochs whose ``monitor`` ties, so a coarse monitor (accuracy, mAP@R over a handful of
-    images) never keeps the untrained epoch 0 by a tie.
+    images) never keeps the untrained epoch 0 by a tie; when that ties too, the lower training loss.
     """
     torch.manual_seed(config.seed)
     device = device or torch.device("cpu")
@@ -138,7 +138,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
     result.history.append(record)
     best_state = copy.deepcopy(model.state_dict())
     result.best_score, result.best_epoch = metrics.get(monitor, -math.inf), 0
-    best_tie = _tie(metrics, tie_break)
+    best_tie, best_loss = _tie(metrics, tie_break), math.inf
     if callback:
         callback.on_epoch(record, True)
     stale = 0
@@ -167,10 +167,14 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
         if not improved and tie_break is not None and score >= result.best_score - config.min_delta:
             # a coarse monitor on a small validation set (accuracy over a handful of images) ties often,
             # the initial random head included: then the lower ``tie_break`` (e.g. NLL) wins
-            improved = _tie(metrics, tie_break) < best_tie - config.min_delta
+            tie = _tie(metrics, tie_break)
+            # validation cannot tell them apart at all (e.g. saturated at 1.0 on a handful of images):
+            # the better-trained one (lower training loss; the untrained epoch 0 has none) wins
+            improved = tie < best_tie - config.min_delta or (
+                tie <= best_tie + config.min_delta and record.loss < best_loss)
         if improved:
             result.best_score, result.best_epoch, stale = max(score, result.best_score), epoch, 0
-            best_tie = _tie(metrics, tie_break)
+            best_tie, best_loss = _tie(metrics, tie_break), record.loss
             best_state = copy.deepcopy(model.state_dict())
         else:
             stale += 1
