@@ -28,7 +28,7 @@ def train(
     loss: Annotated[str, typer.Option(help=f"Metric-learning loss: {LOSS_HELP}.")] = "multi-similarity",
     miner: Annotated[str, typer.Option(help="Triplet miner: semihard, hard, all.")] = "semihard",
     margin: Annotated[float | None, typer.Option(help="Loss margin (default: the loss's own).")] = None,
-    dim: Annotated[int, typer.Option(help="Embedding size of the trained head.")] = 128,
+    dim: Annotated[int, typer.Option(help="Embedding size of the trained head.")] = 256,
     hidden: Annotated[int, typer.Option(help="Hidden units of an MLP head (0: linear projection).")] = 0,
     head_init: Annotated[str, typer.Option(help="Head start: pca (the features' principal axes) or random.")] = "pca",
     epochs: Annotated[int, typer.Option(help="Maximum epochs (early stopping on validation mAP@R).")] = 40,

@@ -21,7 +21,7 @@ FINETUNE_MODES = ("head", "last-block", "full")
 class HeadConfig:
     """``hidden=0``: a linear projection; otherwise a one-hidden-layer MLP with a residual linear path."""
 
-    out_dim: int = 128
+    out_dim: int = 256
     hidden: int = 0
     dropout: float = 0.0
 
