@@ -75,8 +75,9 @@ def run(split: str, seed: int, cfg: CopyConfig) -> dict:
         hits = lib.search_vectors(qvec[None], cfg.shortlist)[0]
         t_global += time.perf_counter() - t
         t = time.perf_counter()
-        qr = describe_query(lib.encoder, im, cfg.regions)
-        pqr, pq = ([proj.regions(r) for r in qr], proj.vectors(qvec)) if proj is not None else (qr, qvec)
+        ranked = describe_query(lib.encoder, im, cfg.regions, cfg.rotations)  # + de-rotated variants
+        qr = ranked[:2]  # as is and mirrored: what compare's verdict is calibrated on
+        pqr, pq = ([proj.regions(r) for r in ranked], proj.vectors(qvec)) if proj is not None else (ranked, qvec)
         fused = copy_scores(pqr, pq, {h.id: pregions[h.id] for h in hits}, pvec_of, cfg)
         t_region += time.perf_counter() - t
         labels = np.array([n == q["source"] for n in names])

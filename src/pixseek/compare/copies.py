@@ -21,6 +21,9 @@ class CopyConfig:
     hash_bits: int = 4  # pHash distance at or under which a candidate is a trivial copy (score 1)
     regions: RegionConfig = DEFAULT
     projected: bool = True  # rank copies on the model's shipped copy-detection projection, when it has one
+    # the query is also described de-rotated by these angles (copy ranking only; compare's verdict is
+    # calibrated without them): dev combos mAP 0.939 -> 0.973 and 0.930 -> 0.951 on seeds 3 and 5
+    rotations: tuple[float, ...] = (15.0, -15.0)
 
 
 def projection_for(model_id: str, cfg: CopyConfig) -> Projection | None:
@@ -28,7 +31,7 @@ def projection_for(model_id: str, cfg: CopyConfig) -> Projection | None:
 
 
 def region_score(query: list[Regions], ref: Regions) -> float:
-    """How well ``query`` (as is and mirrored) is found inside ``ref`` or ``ref`` inside it:
+    """How well ``query`` (its variants: as is, mirrored, de-rotated) is found inside ``ref`` or ``ref`` inside it:
     half the best region pair, half the mean best match of the query's regions, best variant."""
     best = 0.0
     for q in query:
@@ -49,7 +52,7 @@ def search_copies(library, query: str | os.PathLike | Image.Image, k: int = 10,
     im = query if isinstance(query, Image.Image) else load_for(library.encoder.preprocess, query)
     qvec = library.embed([im])
     hits = library.search_vectors(qvec, cfg.shortlist)[0]
-    q = describe_query(library.encoder, im, cfg.regions)
+    q = describe_query(library.encoder, im, cfg.regions, cfg.rotations)
     refs = ensure_regions(library, [h.id for h in hits], cfg.regions)
     ids = np.asarray([h.id for h in hits if h.id in refs], np.int64)
     ref_vecs = dict(zip(ids.tolist(), library.catalog.get_vectors(ids, library.dim))) if len(ids) else {}

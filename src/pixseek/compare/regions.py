@@ -83,9 +83,23 @@ def describe(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAULT) -> 
     return Regions(boxes, feats.astype(np.float32), phash(im), dhash(im))
 
 
-def describe_query(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAULT) -> list[Regions]:
-    """A query's regions, as is and mirrored (flips are a common edit; CNN features are not flip-invariant)."""
-    return [describe(encoder, im, cfg), describe(encoder, ImageOps.mirror(im.convert("RGB")), cfg)]
+ROTATION_CROP = 0.7  # of each side kept around the centre of a de-rotated query (dev set: 0.7 over 0.8)
+
+
+def describe_query(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAULT,
+                   rotations: tuple[float, ...] = ()) -> list[Regions]:
+    """A query's regions, as is and mirrored (flips are a common edit; CNN features are not flip-invariant),
+    then turned by each of ``rotations`` degrees and cropped to the centre (``ROTATION_CROP``), which
+    leaves out the corners a rotation fills: a copy rotated by ~15 degrees matches its source again."""
+    im = im.convert("RGB")
+    out = [describe(encoder, im, cfg), describe(encoder, ImageOps.mirror(im), cfg)]
+    for angle in rotations:
+        turned = im.rotate(angle, Image.Resampling.BILINEAR, expand=False)
+        w, h = turned.size
+        cw, ch = max(1, int(w * ROTATION_CROP)), max(1, int(h * ROTATION_CROP))
+        left, top = (w - cw) // 2, (h - ch) // 2
+        out.append(describe(encoder, turned.crop((left, top, left + cw, top + ch)), cfg))
+    return out
 
 
 class RegionStore:
