@@ -165,11 +165,9 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
         score = metrics.get(monitor, -math.inf)
         improved = score > result.best_score + config.min_delta
         if not improved and tie_break is not None and score >= result.best_score - config.min_delta:
-            # a coarse monitor on a small validation set (accuracy over a handful of images) ties often,
-            # the initial random head included: then the lower ``tie_break`` (e.g. NLL) wins
+            # a coarse monitor on a small validation set ties often, epoch 0 included: the better
+            # ``tie_break`` wins; if that ties too (saturated at 1.0), the lower training loss (epoch 0 has none)
             tie = _tie(metrics, tie_break)
-            # validation cannot tell them apart at all (e.g. saturated at 1.0 on a handful of images):
-            # the better-trained one (lower training loss; the untrained epoch 0 has none) wins
             improved = tie < best_tie - config.min_delta or (
                 tie <= best_tie + config.min_delta and record.loss < best_loss)
         if improved:
