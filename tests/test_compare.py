@@ -106,7 +106,7 @@ def test_explain_boxes_lie_on_the_shared_content(tmp_path):
 
 def test_api_seams_give_a_verdict_and_duplicate_groups(tmp_path):
     from pixseek.api.backends import compare_backend, duplicates_backend
-    from pixseek.search import open_library
+    from pixseek import open_library
 
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -132,7 +132,7 @@ def test_shipped_projection_scores_like_projecting_first_and_ranks_the_copy_firs
     from pixseek.compare.copies import CopyConfig, copy_scores
     from pixseek.compare.projection import load_projection
     from pixseek.compare.regions import describe_query
-    from pixseek.search import open_library
+    from pixseek import open_library
 
     with open_library(tmp_path / "lib.db") as lib:
         proj = load_projection(lib.model_id)

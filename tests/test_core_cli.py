@@ -60,6 +60,9 @@ def test_incremental_reindex_touches_only_changes(tmp_path, gallery_copy):
     info = json.loads(run_cli("info", "--db", db, "--json").stdout)
     assert info["files"] == info["vectors"] == info["index_ntotal"] == 22
     res = json.loads(run_cli("search", gallery_copy / "rocket.jpg", "--db", db, "-k", "2", "--json").stdout)
+    top = res["results"][0]["hits"][0]  # the copy is stacked under the original's hit
+    assert {os.path.basename(h["path"]) for h in [top, *top["copies"]]} == {"rocket.jpg", "rocket2.jpg"}
+    res = json.loads(run_cli("search", gallery_copy / "rocket.jpg", "--db", db, "-k", "2", "--no-stack", "--json").stdout)
     assert {os.path.basename(h["path"]) for h in res["results"][0]["hits"]} == {"rocket.jpg", "rocket2.jpg"}
 
 

@@ -21,7 +21,7 @@ from milvus_server import milvus  # noqa: F401  (session fixture)
 from pixseek.backends import parse_backend
 from pixseek.errors import BackendError
 from pixseek.index import create_index
-from pixseek.search import open_library
+from pixseek import open_library
 from pixseek.store.catalog import NewFile
 
 import pixseek.backends.milvus  # noqa: F401,E402  (registers "milvus")

@@ -19,7 +19,8 @@ from PIL import Image, ImageOps
 
 from conftest import GALLERY, run_cli
 from pixseek.distributed.ray_encode import RayConfig, ray_add, start_ray
-from pixseek.search import encode_paths, open_library
+from pixseek.search import encode_paths
+from pixseek import open_library
 
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from conftest import GALLERY, run_cli
 
-from pixseek.search import open_library
+from pixseek import open_library
 from pixseek.text import TextQuery, TextSearchConfig, TextSearcher, api_text_search
 
 

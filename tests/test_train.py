@@ -16,7 +16,7 @@ from train_fixtures import crops_folder
 
 from pixseek.encoders import create_encoder
 from pixseek.errors import ModelMismatchError, TrainedModelError
-from pixseek.search import open_library
+from pixseek import open_library
 from pixseek.search.evaluate import evaluate_folder
 from pixseek.train import EmbeddingRecipe, TaggerRecipe, train_embedding, train_tagger
 from pixseek.train.data import FeatureSpec, read_image_folder, split_by_class, split_within_classes

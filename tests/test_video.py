@@ -144,7 +144,7 @@ def test_api_shows_video_hit_as_its_frame(indexed, footage):
     from fastapi.testclient import TestClient
 
     from pixseek.api import ApiSettings, create_app
-    from pixseek.search import open_library
+    from pixseek import open_library
 
     db, _ = indexed
     with open_library(db) as lib, TestClient(create_app(lib, ApiSettings(roots=(footage,)))) as client:
@@ -164,7 +164,7 @@ def test_api_shows_video_hit_as_its_frame(indexed, footage):
 
 
 def test_interrupted_video_resumes_after_last_committed_frame(footage, tmp_path):
-    from pixseek.search import open_library
+    from pixseek import open_library
     from pixseek.search.video import PARTIAL
 
     video = tmp_path / "cam3.mp4"
@@ -197,7 +197,7 @@ def test_interrupted_video_resumes_after_last_committed_frame(footage, tmp_path)
 
 
 def test_long_static_stretch_is_committed_every_chunk_of_video_time(footage, tmp_path):
-    from pixseek.search import open_library
+    from pixseek import open_library
     from pixseek.search.library import IndexReport
     from pixseek.search.video import add_videos
 
@@ -218,7 +218,7 @@ def test_web_page_shows_video_frame_and_plays_from_its_time(indexed, footage):
     from playwright.sync_api import expect, sync_playwright
 
     from pixseek.api import ApiSettings
-    from pixseek.search import open_library
+    from pixseek import open_library
 
     db, _ = indexed
     with open_library(db) as lib, live_server(lib, ApiSettings(roots=(footage,))) as base, sync_playwright() as pw:

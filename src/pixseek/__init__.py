@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 def open(db=None, model=None, index=None, **kwargs):  # noqa: A001 - the library's verb
     """Open or create a library (catalog + index + encoder). See :func:`pixseek.search.open_library`."""
-    from pixseek.search import open_library
+    from pixseek.wiring import open_library
 
     return open_library(db, model=model, index=index, **kwargs)
 
@@ -27,3 +27,10 @@ def encode(paths, model=None):
         e = errors[0]
         raise ImageError(e["path"], e["cause"])
     return vectors
+
+
+def open_library(*args, **kwargs):
+    """Open or create a library with every feature's extras wired in (:func:`pixseek.wiring.open_library`)."""
+    from pixseek.wiring import open_library as _open
+
+    return _open(*args, **kwargs)

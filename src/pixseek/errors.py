@@ -54,6 +54,18 @@ class CatalogError(PixseekError):
     """The catalog is missing, damaged or of an unknown schema."""
 
 
+class CatalogNotFoundError(CatalogError):
+    """A reading command was pointed at a catalog that does not exist (it is not created)."""
+
+
+class ForeignCatalogError(CatalogError):
+    """The file is a SQLite database of another program; it is left byte-for-byte unchanged."""
+
+
+class EmptyLibraryError(CatalogError):
+    """The catalog holds no images yet: nothing to search."""
+
+
 class ModelMismatchError(CatalogError):
     """A catalog built with one model was opened with another."""
 

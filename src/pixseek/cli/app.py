@@ -23,6 +23,39 @@ ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="Encoder 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
 
+TagOption = Annotated[list[str] | None, typer.Option("--tag", help="Only images with this tag (repeatable: all of them; see `pixseek tags`).")]
+NotTagOption = Annotated[list[str] | None, typer.Option("--not-tag", help="Leave out images with this tag (repeatable).")]
+FolderOption = Annotated[list[Path] | None, typer.Option("--folder", help="Only files under this folder (repeatable: any of them).")]
+NotFolderOption = Annotated[list[Path] | None, typer.Option("--not-folder", help="Leave out files under this folder (repeatable).")]
+SinceOption = Annotated[str | None, typer.Option("--since", help="Taken on or after this day (YYYY-MM-DD; EXIF date, else file date).")]
+UntilOption = Annotated[str | None, typer.Option("--until", help="Taken on or before this day (YYYY-MM-DD).")]
+CameraOption = Annotated[str | None, typer.Option("--camera", help="Only pictures whose EXIF camera make/model contains this.")]
+KindOption = Annotated[str | None, typer.Option("--kind", help="image | video")]
+StackOption = Annotated[bool, typer.Option("--stack/--no-stack", help="Stack near-duplicates under their best hit (listed as copies).")]
+
+
+def parse_day(text: str | None, option: str):
+    from datetime import date
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise fail(f"{option} wants a day as YYYY-MM-DD, got '{text}'") from None
+
+
+def make_filter(tag=None, not_tag=None, folder=None, not_folder=None, since=None, until=None, camera=None, kind=None):
+    """The CLI's filter options as the library's one :class:`~pixseek.search.Filter`."""
+    from pixseek.search import Filter
+
+    if kind not in (None, "image", "video"):
+        raise fail(f"--kind is image or video, got '{kind}'")
+    return Filter.build(tags=tag or (), not_tags=not_tag or (), folders=[str(f) for f in folder or ()],
+                        not_folders=[str(f) for f in not_folder or ()], since=parse_day(since, "--since"),
+                        until=parse_day(until, "--until"), camera=camera, kind=kind)
+
+
 def emit_json(obj) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
 
@@ -58,5 +91,5 @@ def main() -> None:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
     except KeyboardInterrupt:
-        console.print("[yellow]interrupted[/yellow]: committed batches are kept; re-run to resume")
+        console.print("[yellow]stopped[/yellow]: committed batches are kept; re-run to resume")
         sys.exit(130)

@@ -12,7 +12,7 @@ from pixseek.cli.app import DbOption, JsonOption, ModelOption, app, console, emi
 from pixseek.encoders import create_encoder
 from pixseek.errors import ImageError
 from pixseek.io import load_image
-from pixseek.search import open_library
+from pixseek.wiring import open_library
 
 
 def _load(path: Path):

@@ -9,14 +9,17 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from pixseek.cli.app import DbOption, JsonOption, ModelOption, app, console, emit_json, fail, out, progress_bar
+from pixseek.cli.app import (CameraOption, DbOption, FolderOption, JsonOption, KindOption, ModelOption, NotFolderOption,
+                             NotTagOption, SinceOption, StackOption, TagOption, UntilOption, app, console, emit_json,
+                             fail, make_filter, out, progress_bar)
 from pixseek.encoders import create_encoder, list_encoders
 from pixseek.errors import ImageError
 from pixseek.index import list_index_kinds
 from pixseek.io.video import format_timestamp
 from pixseek.preprocess import load_for
 from pixseek.report import contact_sheet
-from pixseek.search import encode_paths, open_library
+from pixseek.search import IngestStopped, encode_paths
+from pixseek.wiring import open_library
 from pixseek.search.evaluate import evaluate_folder
 from pixseek.search.video import fold_time_into, hit_label, hit_picture
 
@@ -70,19 +73,26 @@ def index(
                       backend=backend, regions=regions) as lib:
         with progress_bar(f"indexing {folder}", enabled=not as_json) as progress:
             files, video = fold_time_into(progress) if progress else (None, None)
+            strategy = None
             if ray is not None:
-                from pixseek.distributed.ray_encode import RayConfig, ray_add
+                from pixseek.distributed.ray_encode import RayConfig, ray_strategy
 
-                report = ray_add(lib, folder, RayConfig(address=ray, workers=ray_workers, batch_size=batch_size),
-                                 prune=prune, progress=files)
-            else:
-                report = lib.add(folder, prune=prune, progress=files, video_progress=video)
+                strategy = ray_strategy(RayConfig(address=ray, workers=ray_workers, batch_size=batch_size))
+            try:
+                report = lib.ingest(folder, prune=prune, progress=files, video_progress=video, encode=strategy)
+            except IngestStopped as stop:
+                report = stop.report
         summary = report.to_dict() | {"db": str(lib.catalog.path), "model_id": lib.model_id,
                                       "index": lib.index_kind, "index_note": lib.index_note, "total": len(lib)}
     if as_json:
         emit_json(summary)
+        if report.stopped:
+            raise typer.Exit(130)
         return
     print_errors(report.errors)
+    if report.stopped:
+        console.print(f"[yellow]stopped[/yellow]; {report.encoded} files committed, re-run to resume")
+        raise typer.Exit(130)
     console.print(
         f"[green]done[/green] in {report.seconds:.1f}s: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {report.removed} removed, {len(report.errors)} skipped; "
@@ -100,25 +110,46 @@ def search(
     k: Annotated[int, typer.Option("-k", "--top", help="Hits per query.")] = 10,
     query_list: Annotated[Path | None, typer.Option("--list", help="File with one query path per line.")] = None,
     sheet: Annotated[Path | None, typer.Option("--sheet", help="Write a contact sheet PNG of queries and hits.")] = None,
-    tag: Annotated[str | None, typer.Option("--tag", help="Only images given this tag at indexing time (see `pixseek tags`).")] = None,
+    tag: TagOption = None,
+    not_tag: NotTagOption = None,
+    folder: FolderOption = None,
+    not_folder: NotFolderOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    camera: CameraOption = None,
+    kind: KindOption = None,
+    stack: StackOption = True,
     text: Annotated[list[str] | None, typer.Option("--text", help="Describe what to find (repeatable); with one query image: 'like this, but ...'.")] = None,
     not_text: Annotated[list[str] | None, typer.Option("--not", help="Describe what to avoid (repeatable).")] = None,
     text_method: Annotated[str | None, typer.Option("--text-method", help="probs | weights | text-tower (default: the model's text tower if it has one, else probs).")] = None,
     copies: Annotated[bool, typer.Option("--copies", help="Copy-detection mode: re-rank by region matching, finds heavily edited copies.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Find the K most similar indexed images to each query image, or to a description (--text / --not)."""
+    """Find the K most similar indexed images to each query image, or to a description (--text / --not).
+
+    Near-duplicates of a hit are stacked under it (`copies` in --json); hits below the model's
+    calibrated relevance floor come after a "weaker matches" line (`"weak": true` in --json)."""
+    if k < 1:
+        raise fail(f"-k must be at least 1, got {k}")
+    flt = make_filter(tag, not_tag, folder, not_folder, since, until, camera, kind)
     paths = [str(q) for q in (queries or [])] + read_list(query_list)
     if text or not_text:
         from pixseek.cli.text import text_search_command
 
-        return text_search_command(text or [], not_text or [], paths, db, model, k, sheet, text_method, as_json)
+        return text_search_command(text or [], not_text or [], paths, db, model, k, sheet, text_method, as_json,
+                                   filter=flt, stack=stack)
     if not paths:
         raise fail("give at least one query image (or --list FILE)")
     results, errors, rows = [], [], []
-    with open_library(db, model=model) as lib:
+    with open_library(db, model=model, readonly=True) as lib:
+        lib.require_items()
+        for t in flt.tags + flt.not_tags:
+            lib.tag_names(t)  # an unknown tag is an error, not an empty answer
         good = []
         for p in paths:
+            if os.path.isdir(p):
+                errors.append({"path": p, "error": "not-a-file", "cause": "is a folder; give image files as queries"})
+                continue
             try:
                 good.append((p, load_for(lib.encoder.preprocess, p)))
             except ImageError as err:
@@ -128,7 +159,7 @@ def search(
 
             hit_lists = [search_copies(lib, im, k) for _, im in good]
         else:
-            hit_lists = lib.search([im for _, im in good], k, tag=tag) if good else []
+            hit_lists = lib.search([im for _, im in good], k, filter=flt, stack=stack) if good else []
         for (p, im), hits in zip(good, hit_lists):
             results.append({"query": p, "hits": [h.to_dict() for h in hits]})
             rows.append((im, Path(p).name, [(hit_picture(h) if sheet is not None else h.path,
@@ -139,17 +170,30 @@ def search(
         emit_json({"results": results, "errors": errors})
     else:
         for r in results:
-            out.print(f"[bold]{r['query']}[/bold]")
-            for rank, h in enumerate(r["hits"], 1):
-                at = f" @ {format_timestamp(h['t_sec'])}" if h.get("kind") == "video" else ""
-                if at and h["t_end"] > h["t_start"]:  # frames of one shot merged: the span they cover
-                    at += f"  ({format_timestamp(h['t_start'])}–{format_timestamp(h['t_end'])})"
-                out.print(f"  {rank:>3}  {h['score']:.4f}  {h['path']}{at}")
+            print_hits(r["query"], r["hits"], flt)
         print_errors(errors)
         if sheet is not None and rows:
             console.print(f"contact sheet: {sheet}")
     if errors and not results:
         raise typer.Exit(2)
+
+
+def print_hits(title: str, hits: list[dict], flt=None) -> None:
+    """Ranked hits, a "weaker matches" line before the first weak one, stacked copies counted."""
+    out.print(f"[bold]{title}[/bold]")
+    if not hits:
+        out.print("  no matches" + (" (with these filters)" if flt is not None and flt.active else ""))
+    weak_shown = False
+    for rank, h in enumerate(hits, 1):
+        if h.get("weak") and not weak_shown:
+            out.print("  [dim]── weaker matches ──[/dim]")
+            weak_shown = True
+        at = f" @ {format_timestamp(h['t_sec'])}" if h.get("kind") == "video" else ""
+        if at and h["t_end"] > h["t_start"]:  # frames of one shot merged: the span they cover
+            at += f"  ({format_timestamp(h['t_start'])}–{format_timestamp(h['t_end'])})"
+        n = len(h.get("copies", ()))
+        more = f"  [dim]+{n} {'copy' if n == 1 else 'copies'}[/dim]" if n else ""
+        out.print(f"  {rank:>3}  {h['score']:.4f}  {h['path']}{at}{more}")
 
 
 @app.command()
@@ -234,11 +278,8 @@ def tags(
 @app.command()
 def info(db: DbOption = None, as_json: JsonOption = False) -> None:
     """What a catalog holds: model, counts, index, schema version, last errors."""
-    with open_library(db) as lib:
-        cat = lib.catalog
-        data = {"db": str(cat.path), "schema_version": cat.schema_version, "model_id": lib.model_id,
-                "files": cat.count_files(), "vectors": cat.count_vectors(), "index": lib.index_kind,
-                "index_ntotal": lib.index.ntotal, "errors": cat.errors()}
+    with open_library(db, readonly=True) as lib:
+        data = lib.stats() | {"errors": lib.catalog.errors()}
     if as_json:
         emit_json(data)
     else:

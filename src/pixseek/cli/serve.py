@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from pixseek.cli.app import DbOption, ModelOption, app, console, fail
-from pixseek.search import open_library
+from pixseek.wiring import open_library
 from pixseek.search.wiring import default_db_path
 
 

@@ -9,7 +9,7 @@ from pixseek.cli.app import console, emit_json, fail, out
 from pixseek.errors import ImageError
 from pixseek.preprocess import load_for
 from pixseek.report import contact_sheet
-from pixseek.search import open_library
+from pixseek.wiring import open_library
 from pixseek.search.video import hit_label, hit_picture
 
 
@@ -19,13 +19,15 @@ def describe(texts: list[str], nots: list[str], image: str | None) -> str:
 
 
 def text_search_command(texts: list[str], nots: list[str], images: list[str], db, model, k: int,
-                        sheet: Path | None, method: str | None, as_json: bool) -> None:
+                        sheet: Path | None, method: str | None, as_json: bool, *, filter=None,  # noqa: A002
+                        stack: bool = True) -> None:
     from pixseek.text import TextQuery, TextSearchConfig, TextSearcher
 
     if len(images) > 1:
         raise fail("text search takes at most one query image (\"like this, but ...\")")
     image_path = images[0] if images else None
-    with open_library(db, model=model) as lib:
+    with open_library(db, model=model, readonly=True) as lib:
+        lib.require_items()
         try:
             searcher = TextSearcher(lib, TextSearchConfig(method=method))
         except ValueError as exc:

@@ -140,54 +140,52 @@ def start_ray(cfg: RayConfig) -> None:
     logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
+def ray_strategy(cfg: RayConfig = RayConfig()):
+    """An encoding strategy for :meth:`Library.ingest`: the images are encoded by Ray actors and each
+    batch that comes back is committed by the library (its one write path); videos stay in-process."""
+
+    def encode(lib: Library, todo: list[str], known: dict, report: IndexReport, progress) -> None:
+        total, done = len(todo), 0
+        seen: set[str] = set()
+        if todo:
+            start_ray(cfg)
+            import ray
+
+            regions = bool(lib.extras)  # the library describes regions per image (pixseek.compare): so do the actors
+            if regions:
+                from pixseek.compare.regions import RegionStore
+
+                store = RegionStore(lib.catalog, lib.dim)
+            items = [{"path": p, "known_sha": known[p].sha256 if p in known else ""} for p in todo]
+            ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / cfg.batch_size)))
+            ds = ds.map_batches(EncodeActor, fn_constructor_kwargs={"record": encoder_record(lib.encoder, None),
+                                                                    "regions": regions},
+                                batch_size=cfg.batch_size, batch_format="numpy",
+                                compute=ray.data.ActorPoolStrategy(size=cfg.workers), num_cpus=cfg.cpus_per_worker)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*minimum number of concurrent actors.*")  # few batches
+                for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
+                    batch = [_decoded(out, i) for i in range(len(out["path"]))]
+                    fresh = [i for i, d in enumerate(batch)
+                             if d.error is None and not d.unchanged and d.path not in seen]
+                    batch = [d for d in batch if d.path not in seen]  # a batch delivered twice is written once
+                    probs = out["probs"][fresh] if "probs" in out else None
+                    added = lib.commit(batch, Embedding(out["vector"][fresh], probs), known, report, extras=False)
+                    if regions:
+                        store.put((vid, pickle.loads(out["regions"][i]))
+                                  for vid, i in zip(added, fresh) if out["regions"][i])
+                    seen.update(d.path for d in batch)
+                    done += len(batch)
+                    if progress:
+                        progress(done, total)
+        missing = [p for p in todo if p not in seen]
+        if missing:  # never came back from the cluster: encode here rather than lose them
+            lib.encode_local(missing, known, report, None)
+
+    return encode
+
+
 def ray_add(lib: Library, source: str | os.PathLike | Sequence[str | os.PathLike], cfg: RayConfig = RayConfig(), *,
             prune: bool = True, progress: Callable[[int, int], None] | None = None) -> IndexReport:
-    """:meth:`Library.add` with the encoding done by Ray actors (images; videos stay in-process)."""
-    t0 = time.perf_counter()
-    report = IndexReport()
-    todo, known = lib.plan(source, report, prune=prune)
-    videos = [p for p in todo if is_video(p)]
-    todo = [p for p in todo if not is_video(p)]
-    total, done = len(todo), 0
-    if progress:
-        progress(0, total)
-    seen: set[str] = set()
-    if todo:
-        start_ray(cfg)
-        import ray
-
-        regions = bool(lib.extras)  # the library describes regions per image (pixseek.compare): so do the actors
-        if regions:
-            from pixseek.compare.regions import RegionStore
-
-            store = RegionStore(lib.catalog, lib.dim)
-        items = [{"path": p, "known_sha": known[p].sha256 if p in known else ""} for p in todo]
-        ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / cfg.batch_size)))
-        ds = ds.map_batches(EncodeActor, fn_constructor_kwargs={"record": encoder_record(lib.encoder, None),
-                                                                "regions": regions},
-                            batch_size=cfg.batch_size, batch_format="numpy",
-                            compute=ray.data.ActorPoolStrategy(size=cfg.workers), num_cpus=cfg.cpus_per_worker)
-        warnings.filterwarnings("ignore", message=".*minimum number of concurrent actors.*")  # few batches
-        for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
-            batch = [_decoded(out, i) for i in range(len(out["path"]))]
-            fresh = [i for i, d in enumerate(batch) if d.error is None and not d.unchanged and d.path not in seen]
-            batch = [d for d in batch if d.path not in seen]  # a batch delivered twice is written once
-            probs = out["probs"][fresh] if "probs" in out else None
-            added = lib.commit(batch, Embedding(out["vector"][fresh], probs), known, report, extras=False)
-            if regions:
-                store.put((vid, pickle.loads(out["regions"][i])) for vid, i in zip(added, fresh) if out["regions"][i])
-            seen.update(d.path for d in batch)
-            done += len(batch)
-            if progress:
-                progress(done, total)
-    missing = [p for p in todo if p not in seen]
-    if missing:  # never came back from the cluster: encode here rather than lose them
-        here = lib.add(missing, prune=False)
-        report.added, report.updated = report.added + here.added, report.updated + here.updated
-        report.unchanged, report.errors = report.unchanged + here.unchanged, report.errors + here.errors
-    if videos:
-        from pixseek.search.video import add_videos
-
-        add_videos(lib, videos, known, report)
-    lib.finish(report, t0)
-    return report
+    """:meth:`Library.ingest` with the encoding done by Ray actors."""
+    return lib.ingest(source, prune=prune, progress=progress, encode=ray_strategy(cfg))

@@ -1,88 +1,104 @@
-"""The one search service object. The CLI, the HTTP API and the web page are thin layers over it."""
+"""The library: a catalog, an encoder and an index kept in step, with one way in and one way out.
+
+* **One way in** -- :meth:`Library.ingest`. Media sources (images decoded in threads, videos
+  sampled frame by frame, or batches encoded elsewhere, e.g. by Ray actors) produce encoded items;
+  :meth:`Library.commit_files` is the only place that writes them: catalog first, then the index
+  delta, then the report. It runs under the catalog's writer lock (``<db>.lock``), after replaying
+  whatever other writers committed since this process last looked (:meth:`Library.sync`, from the
+  catalog's change log), so any number of processes and threads may write one catalog and every
+  committed file is searchable afterwards. The index is saved under the same lock, with the
+  generation it really reflects.
+* **One way out** -- :meth:`Library.query`: vectors (from images, item ids or a text model) and a
+  :class:`~pixseek.search.filters.Filter`, answered with :class:`~pixseek.search.types.Hit` lists in
+  which frames of one video shot are merged, near-duplicates are stacked under their best member
+  and hits under the model's relevance floor are marked weak. The CLI, the HTTP API, the web page,
+  text search, copy search and dedup all read through it.
+"""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from pixseek import faults
 from pixseek.encoders import Encoder
 from pixseek.encoders.base import Embedding
+from pixseek.errors import EmptyLibraryError, PixseekError
 from pixseek.index import VectorIndex, create_index, load_index
 from pixseek.index.auto import resolve_kind
 from pixseek.io import IMAGE_EXTENSIONS, walk_files
 from pixseek.io.video import VIDEO_EXTENSIONS, is_video
 from pixseek.preprocess import load_for
+from pixseek.search import video as video_source
+from pixseek.search.filters import Filter, day_start
 from pixseek.search.pipeline import Decoded, batched, decode_stream
+from pixseek.search.tags import DEFAULT_TAGS, LabelVocabulary, TagPolicy
+from pixseek.search.types import Hit, IndexReport
 from pixseek.store import Catalog
-from pixseek.store.catalog import FileState, NewFile
+from pixseek.store.catalog import FileState, ItemRow, NewFile
+from pixseek.store.layout import LibraryLayout, WriterLock, atomic_write_text
+
+log = logging.getLogger("pixseek")
 
 TRAIN_SAMPLE = 50_000
+EXACT_SUBSET = 20_000  # a filter that leaves at most this many vectors is searched exactly over them
+STACK_SIMILARITY = 0.93  # global cosine from which two hits are one picture (stacked): see bench/RESULTS.md
 Query = str | os.PathLike | Image.Image | np.ndarray
 Progress = Callable[[int, int], None]  # (done, total)
+Extra = Callable[[list[Decoded], list[int]], None]  # per committed batch: decoded items, their new vector ids
+
+__all__ = ["Filter", "Hit", "IndexReport", "IngestStopped", "Library", "TagPolicy", "UnknownTagError"]
 
 
-@dataclass
-class Hit:
-    path: str
-    score: float
-    id: int
-    t_sec: float | None = None
-    kind: str = "image"
-    t_start: float | None = None  # a video hit merged over a shot: its time range (t_sec is the best frame)
-    t_end: float | None = None
+class IngestStopped(KeyboardInterrupt):
+    """Ctrl-C during :meth:`Library.ingest`: what was committed is kept (and saved); ``report`` says what."""
 
-    def to_dict(self) -> dict:
-        d = {"path": self.path, "score": round(float(self.score), 6), "id": self.id}
-        if self.t_sec is not None:
-            d["t_sec"] = self.t_sec
-        if self.kind != "image":
-            d |= {"kind": self.kind, "t_start": self.t_start, "t_end": self.t_end}
-        return d
+    def __init__(self, report: IndexReport):
+        super().__init__("stopped")
+        self.report = report
 
 
-@dataclass
-class IndexReport:
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    errors: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
+class UnknownTagError(PixseekError):
+    """A tag filter names a word that matches no label of the library's model."""
 
-    @property
-    def encoded(self) -> int:
-        return self.added + self.updated
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+@dataclass(frozen=True)
+class QueryOptions:
+    stack: bool = True        # near-duplicates collapse into one hit (``Hit.copies``)
+    merge_shots: bool = True  # frames of one video shot collapse into one hit with a time range
 
 
 class Library:
-    """A catalog, an encoder and an index kept in step.
-
-    The catalog is the source of truth; the index is rebuilt from it whenever its saved
-    generation does not match the catalog's (a crash between the two leaves nothing wrong).
-    """
+    """See the module docstring. Built by :func:`pixseek.search.wiring.open_library`."""
 
     def __init__(self, catalog: Catalog, encoder: Encoder, index_kind: str = "flat",
-                 index_params: dict | None = None, batch_size: int = 32):
+                 index_params: dict | None = None, batch_size: int = 32, *,
+                 extras: Sequence[Callable[["Library"], Extra | None]] = (),
+                 readonly: bool = False, tag_policy: TagPolicy = DEFAULT_TAGS,
+                 relevance_floor: float | None = None):
         self.catalog = catalog
         self.encoder = encoder
         self.batch_size = batch_size
+        self.readonly = readonly
+        self.tag_policy = tag_policy
+        self.relevance_floor = relevance_floor
+        self.layout = LibraryLayout.of(catalog.path)
+        self.writer = WriterLock(self.layout.lock)
         self.requested_kind = index_kind
         self.index_kind, self.index_note = resolve_kind(index_kind, catalog.count_vectors(), encoder.embed_dim)
         self.index_params = index_params or {}
-        self.index_path = Path(str(catalog.path) + ".index")
-        self.meta_path = Path(str(catalog.path) + ".index.json")
+        self.vocab = LabelVocabulary.for_encoder(encoder)
+        self._gen = -1  # the catalog generation the in-memory index reflects
         self.index: VectorIndex = self._open_index()
-        # per-batch callbacks (decoded images, their new vector ids), e.g. region descriptors (pixseek.compare)
-        self.extras: list[Callable[[list[Decoded], list[int]], None]] = []
+        # per-batch indexing extras of feature modules (region descriptors), built from their factories
+        self.extras: tuple[Extra, ...] = tuple(e for e in (f(self) for f in extras) if e is not None)
 
     # -- index lifecycle ------------------------------------------------------------------------
     @property
@@ -93,38 +109,86 @@ class Library:
     def dim(self) -> int:
         return self.encoder.embed_dim
 
+    @property
+    def index_path(self) -> Path:
+        return self.layout.index
+
+    @property
+    def generation(self) -> int:
+        """The catalog generation this library's index reflects."""
+        return self._gen
+
     def _open_index(self) -> VectorIndex:
+        """The saved index when it is intact and of the right kind, replayed up to the catalog's
+        generation; else rebuilt from the catalog (a damaged file is reported, never fatal)."""
         meta = self._read_index_meta()
-        if (meta and meta.get("generation") == self.catalog.generation and meta.get("kind") == self.index_kind
-                and self.index_path.exists()):
-            return load_index(self.index_path, self.index_kind)
+        if meta and meta.get("kind") == self.index_kind and self.layout.index.exists():
+            try:
+                index = load_index(self.layout.index, self.index_kind)
+                if meta.get("ntotal") not in (None, index.ntotal):
+                    raise ValueError(f"holds {index.ntotal} vectors, its metadata says {meta.get('ntotal')}")
+            except Exception as exc:  # noqa: BLE001 - any damage to a cache file means: rebuild it
+                log.warning("%s: damaged index file (%s); rebuilding it from the catalog", self.layout.index, exc)
+            else:
+                self.index, self._gen = index, int(meta.get("generation", -1))
+                self.sync()
+                return self.index
+        elif self.layout.index.exists() or meta is not None:
+            log.info("%s: index of another kind or without metadata; rebuilding from the catalog", self.layout.index)
         return self.rebuild_index()
 
     def _read_index_meta(self) -> dict | None:
         try:
-            return json.loads(self.meta_path.read_text())
+            meta = json.loads(self.layout.index_meta.read_text())
+            return meta if isinstance(meta, dict) else None
         except (OSError, ValueError):
             return None
+
+    def sync(self) -> bool:
+        """Bring the in-memory index up to the catalog's generation: replay the change log since the
+        generation it reflects (another process's commits), or rebuild when the log does not reach
+        back. Returns whether anything changed."""
+        gen = self.catalog.generation
+        if gen == self._gen:
+            return False
+        delta = self.catalog.changes_since(self._gen, self.dim) if self._gen >= 0 else None
+        if delta is None or not self.index.is_trained:
+            self.rebuild_index()
+            return True
+        if len(delta.removed):
+            self.index.remove(delta.removed)
+        if len(delta.added):
+            self.index.remove(delta.added)  # a replayed id may already be there (added by this process)
+            self.index.add(delta.vectors, delta.added)
+        self._gen = delta.generation
+        return True
 
     def rebuild_index(self) -> VectorIndex:
         """Build the index afresh from the catalog's vectors, streamed in batches; indexes that
         learn quantizers train on a random sample of at most ``TRAIN_SAMPLE`` vectors."""
+        gen = self.catalog.generation
         params = self.index_params if self.index_kind == self.requested_kind else {}
         index = create_index(self.index_kind, self.dim, **params)
         if not index.is_trained and self.catalog.count_vectors():
             index.train(self.catalog.sample_vectors(TRAIN_SAMPLE, self.dim))
         index.fill(self.catalog.iter_vectors(self.dim))
         self.index = index
+        self._gen = gen
+        # a writer committing meanwhile is caught by the next sync (its rows are in the log after gen)
         return index
 
     def save(self) -> None:
-        """Write the index atomically, then its metadata (generation) atomically."""
-        self.index.save(self.index_path)
-        meta = {"generation": self.catalog.generation, "kind": self.index_kind, "ntotal": self.index.ntotal,
-                "model_id": self.model_id}
-        tmp = self.meta_path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(meta))
-        os.replace(tmp, self.meta_path)
+        """Under the writer lock: catch up with other writers, then write the index and its metadata
+        (the generation it reflects), each atomically. A read-only library saves nothing."""
+        if self.readonly:
+            return
+        with self.writer.hold():
+            self.sync()
+            self.index.save(self.layout.index)
+            faults.point("save.after_index_file")
+            meta = {"generation": self._gen, "kind": self.index_kind, "ntotal": self.index.ntotal,
+                    "model_id": self.model_id}
+            atomic_write_text(self.layout.index_meta, json.dumps(meta))
 
     def close(self) -> None:
         self.catalog.close()
@@ -138,40 +202,59 @@ class Library:
     def __len__(self) -> int:
         return self.catalog.count_files()
 
-    # -- writing --------------------------------------------------------------------------------
-    def add(self, source: str | os.PathLike | Sequence[str | os.PathLike], *, prune: bool = True,
-            progress: Progress | None = None, extensions: Iterable[str] = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS,
-            video_progress: Callable[[str, float, float], None] | None = None) -> IndexReport:
-        """Index a folder (or a list of files) incrementally.
+    # -- one way in -----------------------------------------------------------------------------
+    def ingest(self, source: str | os.PathLike | Sequence[str | os.PathLike], *, prune: bool = True,
+               progress: Progress | None = None,
+               extensions: Iterable[str] = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS,
+               video_progress: Callable[[str, float, float], None] | None = None,
+               encode: Callable[["Library", list[str], dict[str, FileState], IndexReport, Progress | None], None]
+               | None = None) -> IndexReport:
+        """Index a folder (or a list of files) incrementally: the only write path.
 
-        New and changed files are encoded; files whose content hash is unchanged only get their
-        stat refreshed; with ``prune``, catalog entries under the folder that no longer exist are
-        dropped. Each batch is committed on its own, so an interrupted run resumes where it stopped.
+        New and changed files are encoded; files whose content hash is unchanged only get their stat
+        refreshed; with ``prune``, catalog entries under the folder that no longer exist are dropped.
+        Each batch is committed on its own, so an interrupted run resumes where it stopped (Ctrl-C:
+        the report says ``stopped``). ``encode``: another encoding strategy for the images (Ray, see
+        :mod:`pixseek.distributed`) that calls :meth:`commit` for each batch it gets back.
         """
+        if self.readonly:
+            raise PixseekError(f"{self.catalog.path}: opened read-only")
         t0 = time.perf_counter()
         report = IndexReport()
         todo, known = self.plan(source, report, prune=prune, extensions=extensions)
         total = len(todo)
-        videos = [p for p in todo if is_video(p)]  # encoded and committed whole, one at a time (search/video.py)
-        todo = [p for p in todo if not is_video(p)]
+        videos = [p for p in todo if is_video(p)]
+        images = [p for p in todo if not is_video(p)]
         if progress:
             progress(0, total)
-        done = 0
-        known_sha = {p: known[p].sha256 for p in todo if p in known}
-        stream = decode_stream(todo, self.encoder.preprocess, known_sha=known_sha)
-        for batch in batched(stream, self.batch_size):
-            self._write_batch(batch, known, report)
-            done += len(batch)
-            if progress:
-                progress(done, total)
-        if videos:
-            from pixseek.search.video import add_videos
-
-            add_videos(self, videos, known, report, progress=video_progress)
-            if progress:
-                progress(total, total)
+        try:
+            (encode or Library.encode_local)(self, images, known, report,
+                                             (lambda d, _t: progress(d, total)) if progress else None)
+            if videos:
+                video_source.add_videos(self, videos, known, report, progress=video_progress)
+                if progress:
+                    progress(total, total)
+        except KeyboardInterrupt as exc:
+            report.stopped = True
+            self.finish(report, t0)
+            raise IngestStopped(report) from exc
         self.finish(report, t0)
         return report
+
+    add = ingest  # the name of the first release
+
+    def encode_local(self, images: list[str], known: dict[str, FileState], report: IndexReport,
+                     progress: Progress | None = None) -> None:
+        """The default encoding strategy: decode in threads, encode here, commit batch by batch."""
+        done = 0
+        known_sha = {p: known[p].sha256 for p in images if p in known}
+        for batch in batched(decode_stream(images, self.encoder.preprocess, known_sha=known_sha), self.batch_size):
+            good = [d for d in batch if d.pixels is not None]
+            emb = self.encoder.embed_pixels(np.stack([d.pixels for d in good])) if good else None
+            self.commit(batch, emb, known, report)
+            done += len(batch)
+            if progress:
+                progress(done, len(images))
 
     def plan(self, source: str | os.PathLike | Sequence[str | os.PathLike], report: IndexReport, *,
              prune: bool = True, extensions: Iterable[str] = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS,
@@ -204,7 +287,9 @@ class Library:
             present = set(paths)
             gone = [p for p in known if p not in present]
             if gone:
-                self.index.remove(np.asarray(self.catalog.remove_files(gone), np.int64))
+                with self.writer.hold():
+                    self.sync()
+                    self._apply(removed=self.catalog.remove_files(gone))
                 report.removed = len(gone)
         return todo, known
 
@@ -212,23 +297,20 @@ class Library:
         """After the last batch: record errors, switch index type if the size calls for it, save."""
         if report.errors:
             self.catalog.record_errors(report.errors)
-        kind, self.index_note = resolve_kind(self.requested_kind, self.catalog.count_vectors(), self.dim)
-        if kind != self.index_kind or not self.index.is_trained:
-            self.index_kind = kind
-            self.rebuild_index()
-        self.save()
+        with self.writer.hold():
+            self.sync()
+            kind, self.index_note = resolve_kind(self.requested_kind, self.catalog.count_vectors(), self.dim)
+            if kind != self.index_kind or not self.index.is_trained:
+                self.index_kind = kind
+                self.rebuild_index()
+            self.save()
         report.seconds = time.perf_counter() - t0
-
-    def _write_batch(self, batch: list[Decoded], known: dict, report: IndexReport) -> None:
-        good = [d for d in batch if d.pixels is not None]
-        emb = self.encoder.embed_pixels(np.stack([d.pixels for d in good])) if good else None
-        self.commit(batch, emb, known, report)
 
     def commit(self, batch: list[Decoded], emb: Embedding | None, known: dict, report: IndexReport, *,
                extras: bool = True) -> list[int]:
-        """Write one encoded batch (catalog first, then index): ``emb`` holds the vectors of the items
-        without error that are not unchanged, in order (their pixels may be gone: encoded elsewhere).
-        Errors and unchanged files are counted in ``report``. Returns the new vector ids."""
+        """Commit one encoded batch of images: ``emb`` holds the vectors of the items without error
+        that are not unchanged, in order (their pixels may be gone: encoded elsewhere). Errors and
+        unchanged files are counted in ``report``. Returns the new vector ids."""
         good = [d for d in batch if d.error is None and not d.unchanged]
         for d in batch:
             if d.error is not None:
@@ -238,20 +320,16 @@ class Library:
                 report.unchanged += 1
         if not good:
             return []
-        tags = self.encoder.tags(emb.probs) if emb.probs is not None and self.encoder.labels else None
+        tags = self.tags_for(emb.probs)
         files = [
             NewFile(d.path, d.size, d.mtime_ns, d.sha256, emb.vectors[i:i + 1],
                     None if emb.probs is None else emb.probs[i:i + 1], width=d.width, height=d.height,
-                    tags=None if tags is None else tags[i:i + 1])
+                    tags=None if tags is None else tags[i:i + 1], **d.meta)
             for i, d in enumerate(good)
         ]
-        added, replaced = self.catalog.write_files(files)
+        added = self.commit_files(files)
         for extra in self.extras if extras else ():
             extra(good, added)
-        if replaced:
-            self.index.remove(np.asarray(replaced, np.int64))
-        if self.index.is_trained:  # an untrained index (IVF, binary) is built from the catalog at the end
-            self.index.add(emb.vectors, np.asarray(added, np.int64))
         for d in good:
             if d.path in known:
                 report.updated += 1
@@ -259,13 +337,45 @@ class Library:
                 report.added += 1
         return added
 
-    def remove(self, paths: Iterable[str | os.PathLike]) -> int:
-        ids = self.catalog.remove_files([os.path.abspath(p) for p in paths])
-        n = self.index.remove(np.asarray(ids, np.int64))
-        self.save()
-        return n
+    def tags_for(self, probs: np.ndarray | None) -> list[list[tuple[str, float]]] | None:
+        """The tags indexing stores for these label probabilities (the library's tag policy)."""
+        if probs is None or not self.encoder.labels:
+            return None
+        return self.encoder.tags(probs, min_prob=self.tag_policy.min_score, top=self.tag_policy.top)
 
-    # -- reading --------------------------------------------------------------------------------
+    def commit_files(self, files: list[NewFile], *, append: bool = False) -> list[int]:
+        """The one place that writes: under the writer lock, replay other writers' commits, write the
+        rows (replacing a file's vectors, or ``append``-ing to a partly committed video's), then apply
+        the same change to the index. Returns the new vector ids."""
+        with self.writer.hold():
+            self.sync()
+            if append:
+                added, replaced = [i for f in files for i in self.catalog.append_vectors(f)], []
+            else:
+                added, replaced = self.catalog.write_files(files)
+            faults.point("ingest.after_catalog")
+            vectors = np.concatenate([np.ascontiguousarray(f.vectors, np.float32) for f in files])
+            self._apply(vectors, added, replaced)
+            faults.point("ingest.after_index")
+        return added
+
+    def _apply(self, vectors: np.ndarray | None = None, added: Sequence[int] = (), removed: Sequence[int] = ()) -> None:
+        """Apply this process's own catalog write (one generation) to the in-memory index."""
+        if len(removed):
+            self.index.remove(np.asarray(removed, np.int64))
+        if len(added) and self.index.is_trained:  # an untrained index (IVF, binary) is built at the end
+            self.index.add(vectors, np.asarray(added, np.int64))
+        self._gen = self.catalog.generation
+
+    def remove(self, paths: Iterable[str | os.PathLike]) -> int:
+        with self.writer.hold():
+            self.sync()
+            ids = self.catalog.remove_files([os.path.abspath(p) for p in paths])
+            self._apply(removed=ids)
+            self.save()
+        return len(ids)
+
+    # -- one way out ----------------------------------------------------------------------------
     def embed(self, queries: Sequence[Query]) -> np.ndarray:
         """Queries (paths, PIL images or vectors) -> (n, d) L2-normalised vectors.
 
@@ -283,41 +393,135 @@ class Library:
             out[slots] = self.encoder.encode_images(images)
         return out
 
-    def search(self, queries: Query | Sequence[Query], k: int = 10, tag: str | None = None) -> list[list[Hit]]:
-        """k nearest stored images for each query, best first, scored by cosine similarity;
-        with ``tag``, only among images tagged so at indexing time."""
+    def search(self, queries: Query | Sequence[Query], k: int = 10, tag: str | None = None,
+               filter: Filter | None = None, **options) -> list[list[Hit]]:  # noqa: A002
+        """k best stored items for each query image (or vector), best first, by cosine similarity."""
         if isinstance(queries, (str, os.PathLike, Image.Image)) or (
                 isinstance(queries, np.ndarray) and queries.ndim == 1):
             queries = [queries]
-        return self.search_vectors(self.embed(list(queries)), k, tag=tag)
+        return self.query(self.embed(list(queries)), k, self._with_tag(filter, tag), **options)
 
-    def search_vectors(self, vectors: np.ndarray, k: int = 10, tag: str | None = None) -> list[list[Hit]]:
-        """Video frames from one shot come back merged into one hit with a time range (search/video.py)."""
-        videos, want = self.catalog.has_kind("video"), k
-        k = k * 4 if videos else k  # merged frames make room for more distinct hits
-        scores, ids = self.index.search(vectors, k) if tag is None else self._search_tagged(vectors, k, tag)
-        rows = self.catalog.vector_rows({int(i) for i in ids.ravel() if i >= 0})
+    def search_vectors(self, vectors: np.ndarray, k: int = 10, tag: str | None = None,
+                       filter: Filter | None = None, **options) -> list[list[Hit]]:  # noqa: A002
+        return self.query(vectors, k, self._with_tag(filter, tag), **options)
+
+    @staticmethod
+    def _with_tag(filter: Filter | None, tag: str | None) -> Filter:  # noqa: A002
+        filter = filter or Filter()
+        return replace(filter, tags=(*filter.tags, tag)) if tag else filter
+
+    def query_items(self, ids: Sequence[int], k: int = 10, filter: Filter | None = None,  # noqa: A002
+                    **options) -> list[list[Hit]]:
+        """Items like the stored items ``ids`` ("more like this"), the items themselves left out."""
+        vectors = self.vectors(ids)
+        filter = filter or Filter()
+        return self.query(vectors, k, replace(filter, exclude=(*filter.exclude, *map(int, ids))), **options)
+
+    def query(self, vectors: np.ndarray, k: int = 10, filter: Filter | None = None, *,  # noqa: A002
+              stack: bool = True, merge_shots: bool = True,
+              rescore: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+              candidates: int | None = None) -> list[list[Hit]]:
+        """The one read path. For each row of ``vectors`` (L2-normalised, (n, d)): the ``k`` best
+        items that pass ``filter``, best first. Frames of one video shot merge into one hit
+        (``merge_shots``); near-duplicates of a hit are stacked under it (``stack``) and do not
+        count against ``k``; hits below the relevance floor are marked ``weak``. ``rescore(ids,
+        vecs) -> scores`` re-scores a shortlist of ``candidates`` (text fusion, relevance feedback).
+        """
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        vectors = np.ascontiguousarray(np.atleast_2d(vectors), np.float32)
+        flt = filter or Filter()
+        allowed = self._allowed(flt)
+        excluded = set(flt.exclude)
+        videos = merge_shots and self.catalog.has_kind("video")
+        total = self.index.ntotal if allowed is None else len(allowed)
         results = []
-        for srow, irow in zip(scores, ids):
-            hits = []
-            for s, i in zip(srow, irow):
-                row = rows.get(int(i))
-                if row is not None:
-                    hits.append(Hit(row.path, float(s), int(i), row.t_sec, row.kind))
-            if videos:
-                from pixseek.search.video import merge_video_hits
-
-                vids = [h.id for h in hits if h.kind == "video"]
-                hits = merge_video_hits(hits, dict(zip(vids, self.catalog.get_vectors(vids, self.dim))))[:want]
-            results.append(hits)
+        for q in vectors:
+            fetch = max(candidates or 0, k * 4 if (videos or stack) else k) + len(excluded)
+            while True:
+                ids, scores = self._nearest(q, fetch, allowed)
+                keep = [j for j, i in enumerate(ids) if int(i) not in excluded]
+                ids, scores = ids[keep], scores[keep]
+                if rescore is not None and len(ids):
+                    scores = rescore(ids, self.vectors(ids)).astype(np.float32)
+                    order = np.argsort(-scores, kind="stable")
+                    ids, scores = ids[order], scores[order]
+                hits = self._hits(ids, scores, videos, stack)
+                if len(hits) >= k or fetch >= total or rescore is not None:
+                    break
+                fetch = min(total + len(excluded), fetch * 4)
+            results.append(hits[:k])
         return results
 
-    def _search_tagged(self, vectors: np.ndarray, k: int, tag: str) -> tuple[np.ndarray, np.ndarray]:
-        """Exact search restricted to the vectors stored with ``tag``."""
-        ids = np.asarray(self.catalog.ids_with_tag(tag), np.int64)
-        scores = np.asarray(vectors, np.float32) @ self.catalog.get_vectors(ids, self.dim).T
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(scores, order, axis=1), ids[order]
+    def _allowed(self, flt: Filter) -> np.ndarray | None:
+        """Vector ids a filter lets through (from SQL), or None for no restriction."""
+        if not flt.active:
+            return None
+        tag_sets = [self.tag_names(t) for t in flt.tags]
+        not_tags = [n for t in flt.not_tags for n in self.tag_names(t)]
+        return self.catalog.filter_ids(
+            tag_sets=tag_sets, not_tags=not_tags, min_score=self.tag_policy.min_score, folders=flt.folders,
+            not_folders=flt.not_folders, since=None if flt.since is None else day_start(flt.since),
+            until=None if flt.until is None else day_start(flt.until) + 86_400, kind=flt.kind, camera=flt.camera)
+
+    def tag_names(self, word: str) -> list[str]:
+        """The stored tag names a tag word stands for (the tag policy); :class:`UnknownTagError` when
+        it names no label of this model at all."""
+        classes = self.vocab.match(word, self.tag_policy) if self.vocab else []
+        names = [self.encoder.labels[c] for c in classes]
+        if not names:
+            raise UnknownTagError(f"'{word}' is not a tag of model {self.model_id} (see `pixseek tags IMAGE`, "
+                                  f"or use --text for free words)")
+        return names
+
+    def _nearest(self, q: np.ndarray, fetch: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of up to ``fetch`` nearest vectors, among ``allowed`` when given."""
+        if allowed is not None and len(allowed) <= EXACT_SUBSET:
+            if not len(allowed):
+                return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            scores = self.vectors(allowed) @ q
+            order = np.argsort(-scores, kind="stable")[:fetch]
+            return allowed[order], scores[order]
+        want = fetch if allowed is None else min(self.index.ntotal, fetch * 8)
+        scores, ids = self.index.search(q[None], max(1, want))
+        ids, scores = ids[0], scores[0]
+        ok = ids >= 0
+        if allowed is not None:
+            ok &= np.isin(ids, allowed)
+        return ids[ok][:fetch], scores[ok][:fetch]
+
+    def _hits(self, ids: np.ndarray, scores: np.ndarray, videos: bool, stack: bool) -> list[Hit]:
+        rows = self.catalog.vector_rows(int(i) for i in ids)
+        floor = self.relevance_floor
+        hits = [Hit(r.path, float(s), int(i), r.t_sec, r.kind, weak=floor is not None and float(s) < floor)
+                for i, s in zip(ids, scores) if (r := rows.get(int(i))) is not None]
+        if not (videos or stack) or not hits:
+            return hits
+        vecs = dict(zip((h.id for h in hits), self.vectors([h.id for h in hits])))
+        if videos:
+            hits = video_source.merge_video_hits(hits, vecs)
+        return stack_copies(hits, vecs) if stack else hits
+
+    # -- reads for features and front-ends (no one else touches the catalog) --------------------
+    def vectors(self, ids: Iterable[int]) -> np.ndarray:
+        return self.catalog.get_vectors([int(i) for i in ids], self.dim)
+
+    def items(self, ids: Iterable[int] | None = None) -> list[ItemRow]:
+        return self.catalog.items(None if ids is None else [int(i) for i in ids])
+
+    def item_ids(self, flt: Filter | None = None) -> np.ndarray:
+        """Every stored vector id that passes ``flt`` (all of them without one), ascending."""
+        allowed = self._allowed(flt or Filter())
+        return allowed if allowed is not None else self.catalog.filter_ids()
+
+    def vector_ids_of(self, path: str | os.PathLike) -> list[int]:
+        return self.catalog.vectors_for_path(os.path.abspath(path))
+
+    def require_items(self) -> None:
+        """:class:`EmptyLibraryError` when there is nothing to search."""
+        if self.catalog.count_vectors() == 0:
+            raise EmptyLibraryError(f"{self.catalog.path}: the library is empty (pixseek index FOLDER --db "
+                                    f"{self.catalog.path})")
 
     def top_labels(self, vector_id: int, k: int = 5) -> list[tuple[str, float]]:
         probs = self.catalog.get_probs([vector_id]).get(vector_id)
@@ -325,3 +529,27 @@ class Library:
             return []
         top = np.argsort(-probs)[:k]
         return [(self.encoder.labels[i], float(probs[i])) for i in top]
+
+    def stats(self) -> dict:
+        cat = self.catalog
+        return {"db": str(cat.path), "schema_version": cat.schema_version, "model_id": self.model_id,
+                "files": cat.count_files(), "vectors": cat.count_vectors(), "index": self.index_kind,
+                "index_ntotal": self.index.ntotal, "generation": self._gen}
+
+
+def stack_copies(hits: list[Hit], vectors: dict[int, np.ndarray], threshold: float = STACK_SIMILARITY) -> list[Hit]:
+    """Collapse near-duplicates (global cosine >= ``threshold`` to a stack's best member) into that
+    member's ``copies``, best first; other hits keep their order."""
+    leaders: list[Hit] = []
+    lead_vecs: list[np.ndarray] = []
+    for h in hits:
+        v = vectors.get(h.id)
+        if v is not None and lead_vecs and h.kind == "image":
+            sims = np.stack(lead_vecs) @ v
+            j = int(np.argmax(sims))
+            if sims[j] >= threshold and leaders[j].kind == "image":
+                leaders[j].copies.append(h)
+                continue
+        leaders.append(h)
+        lead_vecs.append(v if v is not None else np.zeros(0, np.float32))
+    return leaders

@@ -9,7 +9,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ class Decoded:
     height: int = 0
     error: ImageError | None = None
     unchanged: bool = False  # content hash equals the one already stored
+    meta: dict = field(default_factory=dict)  # header metadata for the catalog (NewFile fields: taken_at, camera, ...)
 
 
 def read_and_decode(path: str, transform, cfg: PreprocessConfig, known_sha: str | None = None,
@@ -82,13 +83,17 @@ def decode_stream(paths: Iterable[str | Path], cfg: PreprocessConfig, *, known_s
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     pending: deque[Future] = deque()
     with ThreadPoolExecutor(workers, thread_name_prefix="pixseek-decode", initializer=_yield_to_encoder) as pool:
-        for p in paths:
-            p = str(p)
-            pending.append(pool.submit(decode, p, transform, cfg, known_sha.get(p)))
-            if len(pending) >= prefetch:
+        try:
+            for p in paths:
+                p = str(p)
+                pending.append(pool.submit(decode, p, transform, cfg, known_sha.get(p)))
+                if len(pending) >= prefetch:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        finally:  # stopped early (Ctrl-C, an error downstream): drop the prefetched work, wait only for running decodes
+            for f in pending:
+                f.cancel()
 
 
 def batched(items: Iterator[Decoded], batch_size: int) -> Iterator[list[Decoded]]:

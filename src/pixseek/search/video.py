@@ -15,7 +15,7 @@ import hashlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -24,8 +24,9 @@ from pixseek.errors import ImageError, UnreadableFileError
 from pixseek.io.video import SampledFrame, SamplingConfig, format_timestamp, frame_at, probe, sample_frames
 from pixseek.store.catalog import FileState, NewFile
 
-if TYPE_CHECKING:
-    from pixseek.search.library import Hit, IndexReport, Library
+from pixseek.search.types import Hit, IndexReport
+
+Library = Any  # the library committing the frames (pixseek.search.library imports this module, not the reverse)
 
 VideoProgress = Callable[[str, float, float], None]  # (path, seconds done, duration)
 PARTIAL = -1  # files.size of a video whose frames are not all committed yet
@@ -40,13 +41,13 @@ def file_sha256(path: str, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def resume_point(lib: "Library", path: str) -> float:
+def resume_point(lib: Library, path: str) -> float:
     """Time of the last frame committed for ``path`` (0 when none)."""
     times = [r.t_sec for r in lib.catalog.items(lib.catalog.vectors_for_path(path)) if r.t_sec is not None]
     return max(times, default=0.0)
 
 
-def encode_video(lib: "Library", path: str, cfg: SamplingConfig = SamplingConfig(), *, start: float = 0.0,
+def encode_video(lib: Library, path: str, cfg: SamplingConfig = SamplingConfig(), *, start: float = 0.0,
                  progress: VideoProgress | None = None, sha256: str | None = None,
                  commit_every: float = COMMIT_EVERY) -> tuple[int, ImageError | None]:
     """Sample, encode and commit one video (catalog, then index), a batch of frames at a time, from
@@ -64,18 +65,10 @@ def encode_video(lib: "Library", path: str, cfg: SamplingConfig = SamplingConfig
     def commit() -> None:
         nonlocal written, fresh
         emb = lib.encoder.embed_pixels(np.stack([transform(f.image) for f in batch]))
-        tags = lib.encoder.tags(emb.probs) if emb.probs is not None and lib.encoder.labels else None
         new = NewFile(path, PARTIAL, st.st_mtime_ns, sha, emb.vectors, emb.probs, t_sec=[f.t_sec for f in batch],
-                      kind="video", width=info.width, height=info.height, tags=tags)
-        if fresh:
-            added, replaced = lib.catalog.write_files([new])
-            if replaced:
-                lib.index.remove(np.asarray(replaced, np.int64))
-            fresh = False
-        else:
-            added = lib.catalog.append_vectors(new)
-        if lib.index.is_trained:  # an untrained index (IVF, binary) is built from the catalog at the end
-            lib.index.add(np.ascontiguousarray(emb.vectors, np.float32), np.asarray(added, np.int64))
+                      kind="video", width=info.width, height=info.height, tags=lib.tags_for(emb.probs))
+        lib.commit_files([new], append=not fresh)  # the first chunk replaces what the catalog holds for path
+        fresh = False
         written += len(batch)
         batch.clear()
 
@@ -94,7 +87,7 @@ def encode_video(lib: "Library", path: str, cfg: SamplingConfig = SamplingConfig
     return written, error
 
 
-def add_videos(lib: "Library", paths: Sequence[str], known: dict[str, FileState], report: "IndexReport",
+def add_videos(lib: Library, paths: Sequence[str], known: dict[str, FileState], report: IndexReport,
                cfg: SamplingConfig = SamplingConfig(), *, progress: VideoProgress | None = None,
                commit_every: float = COMMIT_EVERY) -> None:
     """Encode and commit each video that is new, changed or partly committed (resumed); count it in
@@ -127,8 +120,8 @@ def add_videos(lib: "Library", paths: Sequence[str], known: dict[str, FileState]
             report.added += 1
 
 
-def merge_video_hits(hits: Sequence["Hit"], vectors: Mapping[int, np.ndarray] | None = None, *,
-                     gap: float = 12.0, min_similarity: float = 0.7) -> list["Hit"]:
+def merge_video_hits(hits: Sequence[Hit], vectors: Mapping[int, np.ndarray] | None = None, *,
+                     gap: float = 12.0, min_similarity: float = 0.7) -> list[Hit]:
     """Merge hits on the same video that belong to one shot into one hit spanning
     ``t_start``..``t_end``, scored and timed by its best member. Two hits are in one shot when they
     are consecutive samples (adjacent vector ids), at most ``gap`` seconds apart and, when their
@@ -163,13 +156,13 @@ def merge_video_hits(hits: Sequence["Hit"], vectors: Mapping[int, np.ndarray] | 
     return out
 
 
-def hit_label(hit: "Hit") -> str:
+def hit_label(hit: Hit) -> str:
     """``cam3.mp4 @ 00:12:41.2`` for a video hit, the file name for an image."""
     name = os.path.basename(hit.path)
     return f"{name} @ {format_timestamp(hit.t_sec)}" if hit.kind == "video" and hit.t_sec is not None else name
 
 
-def hit_picture(hit: "Hit") -> Image.Image | str:
+def hit_picture(hit: Hit) -> Image.Image | str:
     """What to show for a hit: the video's frame at the hit's time, or the image's path (an
     unreadable video gives its path too, which a contact sheet draws as a placeholder)."""
     if hit.kind != "video" or hit.t_sec is None:

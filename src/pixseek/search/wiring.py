@@ -1,19 +1,22 @@
 """Object wiring, in one place: which encoder, catalog and index a library is made of."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from pixseek import backends
 from pixseek.encoders import Encoder, create_encoder
-from pixseek.search.library import Library
+from pixseek.errors import EmptyLibraryError, ModelMismatchError
+from pixseek.search.library import Extra, Library
+from pixseek.search.relevance import relevance_floor
 from pixseek.search.pipeline import batched, decode_stream
 from pixseek.store import Catalog
+
+ExtraFactory = Callable[[Library], Extra | None]
 
 
 def default_db_path() -> Path:
@@ -35,7 +38,8 @@ def encoder_for_catalog(catalog: Catalog, model: str | os.PathLike | None) -> En
 
 def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike | None = None,
                  index: str | None = None, index_params: dict | None = None, batch_size: int = 32,
-                 backend: str | None = None, regions: bool | None = None) -> Library:
+                 backend: str | None = None, regions: bool | None = None, *, readonly: bool = False,
+                 extras: Mapping[str, ExtraFactory] | None = None) -> Library:
     """Open (or create) the library at ``db``.
 
     ``model``: encoder name or trained-model path; default: the one the catalog was built with,
@@ -46,44 +50,48 @@ def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike |
     image's regions while indexing (copy detection, :mod:`pixseek.compare`; a second, 384-px forward
     pass per image: indexing 3.6x slower in bench/bench_indexing.py); remembered by the catalog. Without it, regions are
     described when first needed, for the candidates a copy search or dedup verifies.
+    ``readonly``: for commands that only read: a missing catalog is an error (never created), an
+    empty one too, nothing is written (no settings, no index file). ``extras``: per-batch indexing
+    extras of feature modules by catalog flag (``{"regions": factory}``; :func:`pixseek.wiring.open_library`
+    passes them), each enabled when the catalog's flag is on.
     """
-    catalog = Catalog(db or default_db_path())
+    catalog = Catalog(db or default_db_path(), create=not readonly)
     try:
+        if readonly and catalog.model_id is None:
+            raise EmptyLibraryError(f"{catalog.path}: the library is empty (pixseek index FOLDER --db {catalog.path})")
         encoder = encoder_for_catalog(catalog, model)
-        catalog.bind_model(encoder.model_id, encoder.embed_dim, encoder_record(encoder, model))
-        if backend is not None:
-            spec = backends.parse_backend(backend, json.loads(catalog.get_meta("index_params") or "{}"))
-            index, index_params = spec.kind, spec.params
-        kind = index or catalog.get_meta("index_kind") or "flat"
-        backends.ensure_registered(kind)
-        if catalog.get_meta("index_kind") != kind:
-            if catalog.get_meta("index_kind") is not None and index_params is None:
-                index_params = {}  # the stored parameters belong to the previous kind (e.g. a backend URL)
-            catalog.set_meta("index_kind", kind)
-        if index_params is not None:
-            catalog.set_meta("index_params", json.dumps(index_params))
-        else:
+        if readonly:
+            if catalog.model_id != encoder.model_id:
+                raise ModelMismatchError(catalog.path, catalog.model_id, encoder.model_id)
+            kind = catalog.get_meta("index_kind") or "flat"
             index_params = json.loads(catalog.get_meta("index_params") or "{}")
-        library = Library(catalog, encoder, index_kind=kind, index_params=index_params, batch_size=batch_size)
-        backends.sync_with_catalog(library)
-        if regions is not None:
-            catalog.set_meta("regions", "1" if regions else "0")
-        if catalog.get_meta("regions") == "1":
-            attach_extras(library)
+            backends.ensure_registered(kind)
+        else:
+            catalog.bind_model(encoder.model_id, encoder.embed_dim, encoder_record(encoder, model))
+            if backend is not None:
+                spec = backends.parse_backend(backend, json.loads(catalog.get_meta("index_params") or "{}"))
+                index, index_params = spec.kind, spec.params
+            kind = index or catalog.get_meta("index_kind") or "flat"
+            backends.ensure_registered(kind)
+            if catalog.get_meta("index_kind") != kind:
+                if catalog.get_meta("index_kind") is not None and index_params is None:
+                    index_params = {}  # the stored parameters belong to the previous kind (e.g. a backend URL)
+                catalog.set_meta("index_kind", kind)
+            if index_params is not None:
+                catalog.set_meta("index_params", json.dumps(index_params))
+            else:
+                index_params = json.loads(catalog.get_meta("index_params") or "{}")
+            if regions is not None:
+                catalog.set_meta("regions", "1" if regions else "0")
+        factories = [f for flag, f in (extras or {}).items() if catalog.get_meta(flag) == "1"]
+        library = Library(catalog, encoder, index_kind=kind, index_params=index_params, batch_size=batch_size,
+                          extras=factories, readonly=readonly, relevance_floor=relevance_floor(encoder.model_id))
+        if not readonly:
+            backends.sync_with_catalog(library)
         return library
     except BaseException:
         catalog.close()
         raise
-
-
-def attach_extras(library: Library) -> None:
-    """Per-batch indexing extras of optional feature modules (region descriptors for copy detection)."""
-    if importlib.util.find_spec("pixseek.compare") is not None:
-        from pixseek.compare.regions import region_extra
-
-        extra = region_extra(library)
-        if extra is not None:
-            library.extras.append(extra)
 
 
 def encoder_record(encoder: Encoder, requested) -> dict:

@@ -7,6 +7,7 @@ that every write bumps; the index file records the generation it was saved at, a
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixseek.errors import CatalogError, ModelMismatchError
+from pixseek.errors import CatalogError, CatalogNotFoundError, ForeignCatalogError, ModelMismatchError
 
 # Each migration takes the schema from version i to i + 1. Append, never edit.
 MIGRATIONS: list[str] = [
@@ -69,7 +70,29 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX files_kind ON files(kind);
     """,
+    # 5: a log of index changes, one row per vector added (+1) or removed (-1) at a generation: a process
+    # whose in-memory index stands at generation g replays the rows after g (another writer's batches)
+    # instead of rebuilding, and never saves an index that lacks them (issue 12: two writers, nothing lost)
+    """
+    CREATE TABLE changes (gen INTEGER NOT NULL, vector_id INTEGER NOT NULL, op INTEGER NOT NULL);
+    CREATE INDEX changes_gen ON changes(gen);
+    INSERT OR REPLACE INTO meta(key, value)
+        SELECT 'log_start', COALESCE((SELECT value FROM meta WHERE key = 'generation'), '0');
+    """,
+    # 6: true image metadata read from the file's header (issue 13): sizes as stored (after EXIF
+    # orientation), date taken, camera, GPS, embedded description; the folder as its own column
+    """
+    ALTER TABLE files ADD COLUMN taken_at REAL;
+    ALTER TABLE files ADD COLUMN camera TEXT;
+    ALTER TABLE files ADD COLUMN gps_lat REAL;
+    ALTER TABLE files ADD COLUMN gps_lon REAL;
+    ALTER TABLE files ADD COLUMN description TEXT;
+    CREATE INDEX files_taken ON files(taken_at);
+    CREATE INDEX files_camera ON files(camera);
+    CREATE INDEX tags_tag_score ON tags(tag, score);
+    """,
 ]
+PIXSEEK_TABLES = {"meta", "files", "vectors", "errors"}
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -104,6 +127,8 @@ class ItemRow:
     width: int | None
     height: int | None
     t_sec: float | None
+    taken_at: float | None = None
+    camera: str | None = None
 
 
 @dataclass
@@ -121,6 +146,22 @@ class NewFile:
     width: int | None = None
     height: int | None = None
     tags: list[list[tuple[str, float]]] | None = None  # per vector: (tag, probability)
+    taken_at: float | None = None  # unix seconds, from EXIF
+    camera: str | None = None
+    gps_lat: float | None = None
+    gps_lon: float | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What changed in the catalog after a generation: the vectors to add (ids + rows) and the ids to
+    remove, net of each other, as of ``generation``."""
+
+    generation: int
+    added: np.ndarray
+    vectors: np.ndarray
+    removed: np.ndarray
 
 
 def normalize_tag(tag: str) -> str:
@@ -129,31 +170,64 @@ def normalize_tag(tag: str) -> str:
 
 
 class Catalog:
-    def __init__(self, path: str | Path):
+    """The SQLite catalog.
+
+    ``create=False``: a missing file is a :class:`CatalogNotFoundError` (reading commands never create
+    a catalog). A SQLite file that holds other tables than pixseek's is refused with
+    :class:`ForeignCatalogError` before anything is written to it (not even the journal mode).
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            if not create:
+                raise CatalogNotFoundError(f"{self.path}: no such catalog (index a folder into it first: "
+                                           f"pixseek index FOLDER --db {self.path})")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif self.path.is_dir():
+            raise CatalogError(f"{self.path}: is a folder, not a catalog file")
         self._lock = threading.RLock()
         try:
             self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise CatalogError(f"{self.path}: cannot open ({exc})") from exc
+        try:
+            self._refuse_foreign()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
         except sqlite3.DatabaseError as exc:
+            self._db.close()
             raise CatalogError(f"{self.path}: not a pixseek catalog or damaged ({exc})") from exc
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _refuse_foreign(self) -> None:
+        """Read-only checks: an empty file is ours to lay out; a file with tables must hold pixseek's."""
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables.discard("sqlite_sequence")
+        if tables and not PIXSEEK_TABLES <= tables:
+            raise ForeignCatalogError(
+                f"{self.path}: a SQLite file of another program (tables: {', '.join(sorted(tables)[:6])}), "
+                f"not a pixseek catalog; left unchanged — pass another --db")
 
     # -- schema ---------------------------------------------------------------------------------
     def _migrate(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise CatalogError(
-                f"{self.path}: schema version {version} is newer than this pixseek ({SCHEMA_VERSION}); upgrade pixseek"
-            )
-        for i in range(version, SCHEMA_VERSION):
+        """Bring the schema up to date. Each step re-reads the version inside its write transaction, so
+        two processes opening a new catalog at once neither run a step twice nor see a half-made schema."""
+        while True:
             with self.transaction():
-                for stmt in filter(str.strip, MIGRATIONS[i].split(";")):
+                version = self._db.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise CatalogError(f"{self.path}: schema version {version} is newer than this pixseek "
+                                       f"({SCHEMA_VERSION}); upgrade pixseek")
+                if version == SCHEMA_VERSION:
+                    return
+                for stmt in filter(str.strip, MIGRATIONS[version].split(";")):
                     self._db.execute(stmt)
-                self._db.execute(f"PRAGMA user_version={i + 1}")
+                self._db.execute(f"PRAGMA user_version={version + 1}")
 
     @property
     def schema_version(self) -> int:
@@ -193,9 +267,42 @@ class Catalog:
     def generation(self) -> int:
         return int(self.get_meta("generation", "0"))
 
-    def _bump(self, db) -> None:
+    def _bump(self, db, added: Iterable[int] = (), removed: Iterable[int] = ()) -> int:
+        """Next generation, with the vectors it added and removed logged for replay (:meth:`changes_since`)."""
         row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-        self._set_meta(db, "generation", int(row[0]) + 1 if row else 1)
+        gen = int(row[0]) + 1 if row else 1
+        self._set_meta(db, "generation", gen)
+        db.executemany("INSERT INTO changes(gen, vector_id, op) VALUES(?,?,?)",
+                       [(gen, int(i), -1) for i in removed] + [(gen, int(i), 1) for i in added])
+        return gen
+
+    def changes_since(self, generation: int, dim: int) -> "Delta | None":
+        """The net change after ``generation``, read in one snapshot with the vectors to add; None when
+        the log does not reach back that far (a catalog older than the log): rebuild instead."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                gen = int((self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone() or (0,))[0])
+                start = int((self._db.execute("SELECT value FROM meta WHERE key='log_start'").fetchone() or (0,))[0])
+                if generation < start or generation > gen:
+                    return None
+                last: dict[int, int] = {}
+                for vid, op in self._db.execute("SELECT vector_id, op FROM changes WHERE gen > ? ORDER BY gen, rowid",
+                                                (generation,)):
+                    last[vid] = op
+                add = sorted(i for i, op in last.items() if op > 0)
+                rows: dict[int, bytes] = {}
+                for lo in range(0, len(add), 500):
+                    chunk = add[lo:lo + 500]
+                    rows.update(self._db.execute(
+                        f"SELECT id, embedding FROM vectors WHERE id IN ({','.join('?' * len(chunk))})", chunk))
+            finally:
+                self._db.execute("COMMIT")
+        add = [i for i in add if i in rows]
+        vectors = (np.frombuffer(b"".join(rows[i] for i in add), np.float32).reshape(len(add), dim) if add
+                   else np.zeros((0, dim), np.float32))
+        return Delta(gen, np.asarray(add, np.int64), vectors,
+                     np.asarray(sorted(i for i, op in last.items() if op < 0), np.int64))
 
     @property
     def model_id(self) -> str | None:
@@ -241,19 +348,22 @@ class Catalog:
                     removed += [r[0] for r in db.execute("SELECT id FROM vectors WHERE file_id=?", (row[0],))]
                     db.execute("DELETE FROM vectors WHERE file_id=?", (row[0],))
                     db.execute(
-                        "UPDATE files SET size=?, mtime_ns=?, sha256=?, kind=?, width=?, height=?, indexed_at=? WHERE id=?",
-                        (f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now, row[0]),
+                        "UPDATE files SET size=?, mtime_ns=?, sha256=?, kind=?, width=?, height=?, indexed_at=?, "
+                        "taken_at=?, camera=?, gps_lat=?, gps_lon=?, description=? WHERE id=?",
+                        (f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now, f.taken_at, f.camera,
+                         f.gps_lat, f.gps_lon, f.description, row[0]),
                     )
                     file_id = row[0]
                 else:
                     file_id = db.execute(
-                        "INSERT INTO files(path, size, mtime_ns, sha256, kind, width, height, indexed_at) "
-                        "VALUES(?,?,?,?,?,?,?,?)",
-                        (f.path, f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now),
+                        "INSERT INTO files(path, size, mtime_ns, sha256, kind, width, height, indexed_at, "
+                        "taken_at, camera, gps_lat, gps_lon, description) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (f.path, f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now, f.taken_at,
+                         f.camera, f.gps_lat, f.gps_lon, f.description),
                     ).lastrowid
                 added += self._insert_vectors(db, file_id, f)
                 db.execute("DELETE FROM errors WHERE path=?", (f.path,))
-            self._bump(db)
+            self._bump(db, added, removed)
         return added, removed
 
     def append_vectors(self, f: NewFile) -> list[int]:
@@ -264,7 +374,7 @@ class Catalog:
             if row is None:
                 raise CatalogError(f"{f.path}: not in the catalog, nothing to append to")
             added = self._insert_vectors(db, row[0], f)
-            self._bump(db)
+            self._bump(db, added)
         return added
 
     @staticmethod
@@ -296,7 +406,8 @@ class Catalog:
                 removed += [r[0] for r in db.execute(
                     "SELECT v.id FROM vectors v JOIN files f ON f.id=v.file_id WHERE f.path=?", (p,))]
                 db.execute("DELETE FROM files WHERE path=?", (p,))
-            self._bump(db)
+                db.execute("DELETE FROM errors WHERE path=?", (p,))
+            self._bump(db, (), removed)
         return removed
 
     def record_errors(self, errors: Iterable[dict]) -> None:
@@ -415,10 +526,83 @@ class Catalog:
 
     def items(self, ids: Iterable[int] | None = None) -> list[ItemRow]:
         """Vectors joined with their files, ordered by path: those in ``ids``, or all of them."""
-        sql = ("SELECT v.id, f.id, f.path, f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, v.t_sec "
-               "FROM vectors v JOIN files f ON f.id=v.file_id")
+        sql = ("SELECT v.id, f.id, f.path, f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, v.t_sec, "
+               "f.taken_at, f.camera FROM vectors v JOIN files f ON f.id=v.file_id")
         if ids is not None:
             rows = self._by_ids(sql + " WHERE v.id IN ({})", ids)
             return sorted((ItemRow(*r) for r in rows), key=lambda r: (r.path, r.id))
         with self._lock:
             return [ItemRow(*r) for r in self._db.execute(sql + " ORDER BY f.path, v.id")]
+
+    # -- filtered reads (one query per filter, on indexed columns) ------------------------------
+    def filter_ids(self, *, tag_sets: Iterable[Iterable[str]] = (), not_tags: Iterable[str] = (),
+                   min_score: float = 0.0, folders: Iterable[str] = (), not_folders: Iterable[str] = (),
+                   since: float | None = None, until: float | None = None, kind: str | None = None,
+                   camera: str | None = None, limit: int | None = None) -> np.ndarray:
+        """Vector ids that pass every clause, ascending. ``tag_sets``: each set must be met by one of
+        its (normalised) tags at ``min_score``; ``not_tags``: none of these; ``folders``: under one of
+        these folders; ``since``/``until``: unix seconds on the date taken, else the file's mtime."""
+        where, args = [], []
+        for names in tag_sets:
+            names = sorted({normalize_tag(t) for t in names})
+            where.append(f"v.id IN (SELECT vector_id FROM tags WHERE score >= ? AND tag IN ({','.join('?' * len(names))}))"
+                         if names else "0")
+            args += [min_score, *names]
+        bad = sorted({normalize_tag(t) for t in not_tags})
+        if bad:
+            where.append(f"v.id NOT IN (SELECT vector_id FROM tags WHERE score >= ? AND tag IN ({','.join('?' * len(bad))}))")
+            args += [min_score, *bad]
+        under = [f.rstrip(os.sep) + os.sep for f in folders]
+        if under:
+            where.append("(" + " OR ".join("substr(f.path, 1, ?) = ?" for _ in under) + ")")
+            args += [x for u in under for x in (len(u), u)]
+        for u in (f.rstrip(os.sep) + os.sep for f in not_folders):
+            where.append("substr(f.path, 1, ?) != ?")
+            args += [len(u), u]
+        when = "COALESCE(f.taken_at, f.mtime_ns / 1e9)"
+        if since is not None:
+            where.append(f"{when} >= ?")
+            args.append(since)
+        if until is not None:
+            where.append(f"{when} < ?")
+            args.append(until)
+        if kind is not None:
+            where.append("f.kind = ?")
+            args.append(kind)
+        if camera:
+            where.append("instr(lower(COALESCE(f.camera, '')), ?) > 0")
+            args.append(camera.lower())
+        sql = "SELECT v.id FROM vectors v JOIN files f ON f.id=v.file_id"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY v.id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self._lock:
+            return np.fromiter((r[0] for r in self._db.execute(sql, args)), np.int64)
+
+    def folders(self) -> list[tuple[str, int]]:
+        """Every folder that holds files, with how many files lie directly in it, by path."""
+        with self._lock:
+            rows = self._db.execute("SELECT path FROM files").fetchall()
+        counts: dict[str, int] = {}
+        for (p,) in rows:
+            d = os.path.dirname(p)
+            counts[d] = counts.get(d, 0) + 1
+        return sorted(counts.items())
+
+    def date_range(self) -> tuple[float | None, float | None]:
+        with self._lock:
+            lo, hi = self._db.execute(
+                "SELECT MIN(COALESCE(taken_at, mtime_ns / 1e9)), MAX(COALESCE(taken_at, mtime_ns / 1e9)) FROM files"
+            ).fetchone()
+        return lo, hi
+
+    def known_tags(self, names: Iterable[str]) -> set[str]:
+        """Which of these (normalised) tags some vector carries."""
+        names = sorted({normalize_tag(t) for t in names})
+        if not names:
+            return set()
+        with self._lock:
+            return {r[0] for r in self._db.execute(
+                f"SELECT DISTINCT tag FROM tags WHERE tag IN ({','.join('?' * len(names))})", names)}
