@@ -100,12 +100,17 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
 
     def filters(tag: Annotated[str | None, Query(max_length=100, description="Only items with this label.")] = None,
                 folder: Annotated[str | None, Query(max_length=500, description="Only items under this folder (relative to its root).")] = None,
-                since: Annotated[date | None, Query(description="Modified on or after (YYYY-MM-DD).")] = None,
-                until: Annotated[date | None, Query(description="Modified on or before (YYYY-MM-DD).")] = None) -> Filters:
-        return Filters(tag or None, folder or None, since, until)
+                since: Annotated[date | None, Query(description="Taken (EXIF date, else modified) on or after (YYYY-MM-DD).")] = None,
+                until: Annotated[date | None, Query(description="Taken on or before (YYYY-MM-DD).")] = None,
+                not_tag: Annotated[str | None, Query(max_length=100, description="Leave out items with this label.")] = None,
+                not_folder: Annotated[str | None, Query(max_length=500, description="Leave out items under this folder.")] = None,
+                camera: Annotated[str | None, Query(max_length=100, description="EXIF camera make/model contains this.")] = None,
+                ) -> Filters:
+        return Filters(tag or None, folder or None, since, until, not_tag or None, not_folder or None, camera or None)
 
     K = Annotated[int, Query(ge=1, le=settings.max_k, description="Number of hits.")]
     FiltersDep = Annotated[Filters, Depends(filters)]
+    Stack = Annotated[bool, Query(description="Stack near-duplicates under their best hit (`copies`).")]
 
     async def read_upload(upload: UploadFile) -> tuple[str, bytes]:
         name = upload_name(upload.filename)
@@ -128,7 +133,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
             raise api_error_for_image(err, name) from err
 
     # -- views ----------------------------------------------------------------------------------
-    def item_view(snap: Snapshot, row: ItemRow, labels: int = 3) -> dict:
+    def item_view(snap: Snapshot, row: ItemRow, labels: list[tuple[str, float]] = ()) -> dict:
         v = row.sha256[:12]
         name = Path(row.path).name
         rel = snap.guard.relative(row.path)
@@ -137,18 +142,34 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
                 "t_sec": row.t_sec if video else None, "folder": str(Path(rel).parent) if "/" in rel else "",
                 "width": row.width, "height": row.height, "size": row.size, "modified": iso_time(row.mtime_ns),
                 "thumb_url": f"/api/items/{row.id}/thumb?v={v}", "image_url": f"/api/items/{row.id}/image?v={v}" + (f"#t={row.t_sec:.1f}" if video else ""),
-                "labels": [{"label": lab, "prob": round(p, 4)} for lab, p in service.labels_of(snap, row)[:labels]]}
+                "labels": [{"label": lab, "prob": round(p, 4)} for lab, p in labels]}
 
-    def hits_view(hits: list[tuple[ItemRow, float]]) -> list[dict]:
+    def items_view(rows: list[ItemRow], top: int = 3) -> list[dict]:
+        """Runs on the search pool (it reads the catalog's tags)."""
         snap = service.current
-        return [item_view(snap, row) | {"score": round(score, 5), "rank": r}
-                for r, (row, score) in enumerate(hits, 1)]
+        labels = library.tags_of(r.id for r in rows)
+        return [item_view(snap, r, labels.get(r.id, [])[:top]) for r in rows]
 
-    def search_response(query: dict, hits, t0: float, kind: str) -> dict:
+    def hits_view(hits) -> list[dict]:
+        """(row, Hit) pairs -> views with score, rank, weak flag, shot span and stacked copies."""
+        views = items_view([row for row, _ in hits])
+        out = []
+        for r, ((row, hit), view) in enumerate(zip(hits, views), 1):
+            view |= {"score": round(hit.score, 5), "rank": r, "weak": hit.weak,
+                     "copies": [{"id": c.id, "path": c.path, "score": round(c.score, 5)} for c in hit.copies]}
+            if hit.t_start is not None:
+                view |= {"t_start": hit.t_start, "t_end": hit.t_end}
+            out.append(view)
+        return out
+
+    def shaped(hits) -> tuple[list[dict], int]:
+        return hits_view(hits), library.index.ntotal
+
+    async def search_response(query: dict, hits, t0: float, kind: str) -> dict:
+        views, ntotal = await on_search(shaped, hits)
         took = time.perf_counter() - t0
         metrics.search_seconds.labels(kind).observe(took)
-        return {"query": query, "hits": hits_view(hits), "took_ms": round(took * 1000, 2),
-                "index_size": library.index.ntotal}
+        return {"query": query, "hits": views, "took_ms": round(took * 1000, 2), "index_size": ntotal}
 
     # -- page, health, metrics ------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
@@ -163,11 +184,10 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
 
     @app.get("/readyz", response_model=S.Ready, tags=["ops"], responses={503: {"model": S.Ready}})
     async def readyz(response: Response):
-        vectors = await on_search(library.catalog.count_vectors)
-        ready = service.ready and library.index.ntotal == vectors
+        _, vectors, ntotal = await on_search(sizes)
+        ready = service.ready and ntotal == vectors
         response.status_code = 200 if ready else 503
-        return {"status": "ready" if ready else "starting", "index_size": library.index.ntotal,
-                "catalog_vectors": vectors}
+        return {"status": "ready" if ready else "starting", "index_size": ntotal, "catalog_vectors": vectors}
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     async def prometheus():
@@ -188,25 +208,25 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     @app.post("/api/search/image", response_model=S.SearchResponse, tags=["search"],
               responses={413: {}, 415: {}, 422: {}})
     async def search_image(file: Annotated[UploadFile, File(description="Query image.")],
-                           flt: FiltersDep, k: K = settings.default_k):
+                           flt: FiltersDep, k: K = settings.default_k, stack: Stack = True):
         """Images most similar to an uploaded one."""
         t0 = time.perf_counter()
         name, data = await read_upload(file)
 
         def run():
             image = decode(name, data)
-            return image, service.search_image(image, k, flt)
+            return image, service.search_image(image, k, flt, stack)
 
         image, hits = await on_search(run)
         query = {"kind": "image", "name": name, "width": image.width, "height": image.height}
-        return search_response(query, hits, t0, "image")
+        return await search_response(query, hits, t0, "image")
 
     @app.get("/api/items/{item_id}/similar", response_model=S.SearchResponse, tags=["search"])
-    async def search_similar(item_id: int, flt: FiltersDep, k: K = settings.default_k):
+    async def search_similar(item_id: int, flt: FiltersDep, k: K = settings.default_k, stack: Stack = True):
         """More like a stored item (the item itself is left out)."""
         t0 = time.perf_counter()
-        row, hits = await on_search(service.search_item, item_id, k, flt)
-        return search_response({"kind": "item", "name": Path(row.path).name, "item_id": row.id,
+        row, hits = await on_search(service.search_item, item_id, k, flt, stack)
+        return await search_response({"kind": "item", "name": Path(row.path).name, "item_id": row.id,
                                 "width": row.width, "height": row.height}, hits, t0, "item")
 
     @app.get("/api/search/text", response_model=S.SearchResponse, tags=["search"])
@@ -216,7 +236,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
         t0 = time.perf_counter()
         kind, hits, matched = await on_search(service.search_text, q, k, flt)
         query = {"kind": kind, "text": q, "matched_labels": [{"label": lab, "prob": round(p, 4)} for lab, p in matched]}
-        return search_response(query, hits, t0, kind)
+        return await search_response(query, hits, t0, kind)
 
     @app.post("/api/compare", response_model=S.CompareResponse, tags=["search"], responses={413: {}, 415: {}, 422: {}})
     async def compare_images(a: Annotated[UploadFile, File()], b: Annotated[UploadFile, File()]):
@@ -225,13 +245,17 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
 
         def run():
             ia, ib = decode(na, da), decode(nb, db)
+            with service.reading():
+                return ia, ib, compared(ia, ib)
+
+        def compared(ia, ib):
             if compare is not None:
                 result = compare(ia, ib)
             else:
                 cos = float(np.dot(service.embed(ia), service.embed(ib)))
                 result = Comparison(max(0.0, min(1.0, cos)), None, f"embedding-cosine:{library.model_id}",
                                     {"cosine": round(cos, 6)})
-            return ia, ib, result
+            return result
 
         ia, ib, result = await on_search(run)
         return {"similarity": round(result.similarity, 6), "verdict": result.verdict, "method": result.method,
@@ -243,8 +267,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     async def list_items(flt: FiltersDep, offset: Annotated[int, Query(ge=0)] = 0,
                          limit: Annotated[int, Query(ge=1, le=500)] = 60):
         total, rows = await on_search(service.list_items, flt, offset, limit)
-        snap = service.current
-        return {"total": total, "offset": offset, "limit": limit, "items": [item_view(snap, r) for r in rows]}
+        return {"total": total, "offset": offset, "limit": limit, "items": await on_search(items_view, rows)}
 
     @app.get("/api/facets", response_model=S.Facets, tags=["library"])
     async def facets():
@@ -256,7 +279,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     @app.get("/api/items/{item_id}", response_model=S.Item, tags=["library"])
     async def get_item(item_id: int):
         row = await on_search(service.item, item_id)
-        return item_view(service.current, row, labels=5)
+        return (await on_search(items_view, [row], 5))[0]
 
     def not_modified(request: Request, etag: str, cache: str) -> Response | None:
         inm = request.headers.get("if-none-match", "")
@@ -307,16 +330,16 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     async def list_duplicates():
         if duplicates is None:
             raise ApiError(501, "feature-unavailable", "duplicate detection is not installed on this server")
-        groups = await on_search(duplicates)
-        snap = service.current
-        return {"method": "pixseek.compare",
-                "groups": [{"items": [item_view(snap, r) for r in snap.rows(ids)], "score": score}
-                           for ids, score in groups]}
+        def run():
+            with service.reading():
+                groups = duplicates()
+            return [{"items": items_view(library.items(ids)), "score": score} for ids, score in groups]
+
+        return {"method": "pixseek.compare", "groups": await on_search(run)}
 
     # -- admin ----------------------------------------------------------------------------------
     def report_view(report, rows: list[ItemRow] = ()) -> dict:
-        snap = service.current
-        return {**report.to_dict(), "items": [item_view(snap, r) for r in rows if r.id in snap.pos]}
+        return {**report.to_dict(), "items": items_view(list(rows))}
 
     @app.post("/api/items", response_model=S.IndexReport, tags=["admin"], dependencies=[Depends(admin)],
               responses={401: {}, 403: {}, 413: {}, 415: {}, 422: {}})
@@ -325,14 +348,14 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
         for name, data in uploads:  # refuse the whole request before writing anything
             await on_search(decode, name, data)
         report, rows = await on_writer(service.add_uploads, uploads)
-        return report_view(report, rows)
+        return await on_search(report_view, report, rows)
 
     @app.post("/api/admin/index", response_model=S.IndexReport, tags=["admin"], dependencies=[Depends(admin)],
               responses={401: {}, 403: {}, 404: {}})
     async def index_folder(body: S.IndexRequest):
         """Index a file or folder that lies inside the indexed roots (server-side paths only; no URLs)."""
         report = await on_writer(service.index_path, body.path, body.prune)
-        return report_view(report)
+        return await on_search(report_view, report)
 
     @app.delete("/api/items/{item_id}", response_model=S.RemoveResponse, tags=["admin"],
                 dependencies=[Depends(admin)], responses={401: {}, 403: {}, 404: {}})

@@ -26,9 +26,19 @@ class Item(BaseModel):
     t_sec: float | None = Field(None, description="A video frame: its time in seconds (name says `file @ hh:mm:ss.s`).")
 
 
+class Copy(BaseModel):
+    id: int
+    path: str
+    score: float
+
+
 class Hit(Item):
     score: float = Field(description="Cosine similarity in [-1, 1]; higher is more similar.")
     rank: int
+    weak: bool = Field(False, description="Below the model's calibrated relevance floor: a weak match.")
+    copies: list[Copy] = Field([], description="Near-duplicates stacked under this hit (not counted in k).")
+    t_start: float | None = Field(None, description="A video hit merged over a shot: the shot's first sampled time.")
+    t_end: float | None = None
 
 
 class QueryInfo(BaseModel):

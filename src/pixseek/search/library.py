@@ -266,10 +266,13 @@ class Library:
             root = os.path.abspath(source)
             paths = [os.path.abspath(p) for p in walk_files(root, extensions)]
             prefix = root if os.path.isfile(root) else root.rstrip(os.sep) + os.sep
+            self.catalog.add_roots([os.path.dirname(root) if os.path.isfile(root) else root])
         else:
             paths = [os.path.abspath(p) for p in source]
             prefix = None
             prune = False
+            if paths:
+                self.catalog.add_roots(sorted({os.path.dirname(p) for p in paths}))
         known = self.catalog.file_states(prefix)
         todo: list[str] = []
         for p in paths:
@@ -522,6 +525,28 @@ class Library:
         if self.catalog.count_vectors() == 0:
             raise EmptyLibraryError(f"{self.catalog.path}: the library is empty (pixseek index FOLDER --db "
                                     f"{self.catalog.path})")
+
+    def tags_of(self, ids: Iterable[int]) -> dict[int, list[tuple[str, float]]]:
+        return self.catalog.tags_of(int(i) for i in ids)
+
+    def tag_ranking(self, names: Sequence[str], k: int, flt: Filter | None = None) -> list[tuple[int, float]]:
+        """Items ranked by the stored probability of these tags (a tag search), among ``flt``'s."""
+        return self.catalog.tag_ranking(names, k, self.tag_policy.min_score, self._allowed(flt or Filter()))
+
+    def tag_counts(self) -> list[tuple[str, int]]:
+        return self.catalog.tag_counts()
+
+    def folders(self) -> list[tuple[str, int]]:
+        return self.catalog.folders()
+
+    def date_range(self) -> tuple[float | None, float | None]:
+        return self.catalog.date_range()
+
+    def roots(self) -> list[str]:
+        """The folders indexed into this library (or, for a catalog older than that record, the
+        folders of its files)."""
+        stored = self.catalog.roots()
+        return stored if stored is not None else sorted({d for d, _ in self.catalog.folders()})
 
     def top_labels(self, vector_id: int, k: int = 5) -> list[tuple[str, float]]:
         probs = self.catalog.get_probs([vector_id]).get(vector_id)

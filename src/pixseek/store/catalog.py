@@ -606,3 +606,45 @@ class Catalog:
         with self._lock:
             return {r[0] for r in self._db.execute(
                 f"SELECT DISTINCT tag FROM tags WHERE tag IN ({','.join('?' * len(names))})", names)}
+
+    def tags_of(self, ids: Iterable[int]) -> dict[int, list[tuple[str, float]]]:
+        """Stored tags per vector id, best first."""
+        out: dict[int, list[tuple[str, float]]] = {}
+        for vid, tag, score in sorted(self._by_ids("SELECT vector_id, tag, score FROM tags WHERE vector_id IN ({})", ids),
+                                      key=lambda r: (r[0], -r[2])):
+            out.setdefault(vid, []).append((tag, float(score)))
+        return out
+
+    def tag_ranking(self, names: Iterable[str], k: int, min_score: float = 0.0,
+                    allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Vector ids ranked by the summed stored probability of these tags (best ``k``)."""
+        names = sorted({normalize_tag(t) for t in names})
+        if not names:
+            return []
+        sql = (f"SELECT vector_id, SUM(score) AS s FROM tags WHERE score >= ? AND tag IN ({','.join('?' * len(names))}) "
+               "GROUP BY vector_id ORDER BY s DESC, vector_id")
+        with self._lock:
+            rows = self._db.execute(sql, [min_score, *names])
+            if allowed is None:
+                return [(int(i), float(sc)) for i, sc in rows.fetchmany(k)]
+            ok = set(allowed.tolist())
+            out = []
+            for i, sc in rows:
+                if i in ok:
+                    out.append((int(i), float(sc)))
+                    if len(out) == k:
+                        break
+            return out
+
+    def add_roots(self, folders: Iterable[str]) -> None:
+        """Remember the folders indexed into this catalog (the API's roots)."""
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='roots'").fetchone()
+            roots = set(json.loads(row[0])) if row else set()
+            new = roots | set(folders)
+            if new != roots:
+                self._set_meta(db, "roots", json.dumps(sorted(new)))
+
+    def roots(self) -> list[str] | None:
+        raw = self.get_meta("roots")
+        return json.loads(raw) if raw else None
