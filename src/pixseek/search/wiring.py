@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixseek import backends
+from pixseek import backends, settings
 from pixseek.encoders import Encoder, create_encoder
 from pixseek.errors import EmptyLibraryError, ModelMismatchError
 from pixseek.search.library import Extra, Library
@@ -20,12 +20,8 @@ ExtraFactory = Callable[[Library], Extra | None]
 
 
 def default_db_path() -> Path:
-    """``$PIXSEEK_DB``, else ``$XDG_DATA_HOME/pixseek/library.db``."""
-    env = os.environ.get("PIXSEEK_DB")
-    if env:
-        return Path(env)
-    data = os.environ.get("XDG_DATA_HOME", os.path.expanduser("~/.local/share"))
-    return Path(data) / "pixseek" / "library.db"
+    """``$PIXSEEK_DB``, else ``$XDG_DATA_HOME/pixseek/library.db`` (:mod:`pixseek.settings`)."""
+    return settings.db_path()
 
 
 def encoder_for_catalog(catalog: Catalog, model: str | os.PathLike | None) -> Encoder:
