@@ -67,13 +67,19 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 
 def host_name(value: str) -> str:
     """The host part of a ``Host`` header (or an allowed-host entry): lower-case, no port, no
-    brackets around an IPv6 literal, no trailing dot."""
+    brackets around an IPv6 literal, no trailing dot; ``""`` when the value is malformed (a port
+    that is not a number, an unclosed bracket)."""
     value = value.strip().lower()
     if value.startswith("["):
         end = value.find("]")
-        return value[1:end] if end > 0 else value
+        name, rest = (value[1:end], value[end + 1:]) if end > 0 else ("", "")
+        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+            return ""
+        return name
     if value.count(":") == 1:
-        value = value.split(":", 1)[0]
+        value, port = value.split(":", 1)
+        if not port.isdigit():
+            return ""
     return value.rstrip(".")
 
 

@@ -20,15 +20,28 @@ _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSO
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
+def _raw(path: str | os.PathLike) -> bytes | None:
+    try:
+        return os.fsencode(path)
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte (e.g. from JSON "\\ud800")
+        return None
+
+
 def printable_path(path: str | os.PathLike) -> str:
     """``path`` as text that can always be printed, JSON-encoded and stored as UTF-8: bytes that are
     not UTF-8 (a name surrogate-escaped by ``os.fsdecode``) are shown as ``\\xNN``."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")
+    raw = _raw(path)
+    if raw is None:
+        return os.fspath(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def is_utf8_name(path: str | os.PathLike) -> bool:
+    raw = _raw(path)
+    if raw is None:
+        return False
     try:
-        os.fsencode(path).decode("utf-8")
+        raw.decode("utf-8")
     except UnicodeDecodeError:
         return False
     return True
@@ -36,9 +49,9 @@ def is_utf8_name(path: str | os.PathLike) -> bool:
 
 def check_name(path: str | os.PathLike) -> None:
     """Refuse a path that cannot be stored as text (not UTF-8) or passed to the OS (too long)."""
-    raw = os.fsencode(path)
     if not is_utf8_name(path):
         raise UnreadableFileError(printable_path(path), "file name is not valid UTF-8; rename the file to index it")
+    raw = os.fsencode(path)
     if len(raw) >= PATH_MAX:
         raise UnreadableFileError(path, f"path of {len(raw)} bytes exceeds PATH_MAX ({PATH_MAX})")
     longest = max((len(part) for part in raw.split(b"/")), default=0)
