@@ -194,6 +194,7 @@ def build_hostile_corpus(folder: Path) -> list[Case]:
     synthetic_png(add("one-pixel.png", INDEXED), 1, (1, 1))
     # not regular files: reported without being opened
     os.mkfifo(add("fifo.jpg", REPORTED, "unreadable", "not a regular file"))
+    os.mkfifo(add("fifo.mp4", REPORTED, "unreadable", "not a regular file"))  # the video path reads it too
     os.symlink("/dev/zero", add("zero.jpg", REPORTED, "unreadable", "not a regular file"))
     os.symlink("/dev/null", add("null.png", REPORTED, "unreadable", "not a regular file"))
     if unix_socket_file(folder / "socket.jpg"):
@@ -202,6 +203,9 @@ def build_hostile_corpus(folder: Path) -> list[Case]:
     bad_name = os.fsdecode(os.fsencode(str(folder)) + b"/caf\xe9.jpg")
     synthetic_png(Path(bad_name), 2)
     cases.append(Case(bad_name, REPORTED, "unreadable", "not valid UTF-8"))
+    bad_video = os.fsdecode(os.fsencode(str(folder)) + b"/clip-\xff.mp4")
+    Path(bad_video).write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+    cases.append(Case(bad_video, REPORTED, "unreadable", "not valid UTF-8"))
     for i, name in enumerate(["space name.jpg", "new\nline.jpg", "-dash.jpg", "ünïcödé.png", "emoji-😀.png",
                               "quote'\"`$(x).png", "x" * 251 + ".png", "UPPER.PNG"]):
         synthetic_png(add(name, INDEXED), 10 + i)
