@@ -2,7 +2,7 @@
 ``pixseek index``, hostile uploads and half-sent requests against a real ``pixseek serve``, and a
 long Hypothesis fuzz run.
 
-    .venv/bin/python bench/hostile.py [--fuzz 2000] [--slow 500]
+    .venv/bin/python bench/hostile.py [--fuzz 2000] [--slow 500] [--load 60 --clients 32 --extra 200]
 
 Baselines from the same run: the gallery alone through ``pixseek index`` (peak RSS, seconds), a
 normal photo upload (latency, server RSS growth), /api/info with no half-sent connection open.
@@ -190,6 +190,95 @@ def http_part(work: Path, slow: int) -> list[str]:
     return lines
 
 
+def load_part(work: Path, clients: int, seconds: float, extra: int) -> list[str]:
+    """``clients`` threads of mixed reads (uploads, text, item searches) for ``seconds`` against a real
+    ``pixseek serve`` while a separate ``pixseek index`` adds ``extra`` new files to the same catalog."""
+    from hostile import synthetic_png
+
+    db = work / "load.db"
+    for p in work.glob("good.db*"):  # the catalog and its index files
+        shutil.copy(p, work / p.name.replace("good.db", "load.db", 1))
+    new = work / "extra"
+    new.mkdir()
+    for i in range(extra):
+        synthetic_png(new / f"new-{i:04d}.png", 1000 + i, (160, 120))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([*CLI, "serve", "--db", str(db), "--port", str(port), "--threads", "2"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    lines = ["", f"## serve under load: {clients} clients, {seconds:.0f} s, while `pixseek index` adds {extra} files"]
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                return lines + ["server did not start"]
+            time.sleep(0.2)
+        before = httpx.get(f"{base}/api/info").json()
+        ids = [i["id"] for i in httpx.get(f"{base}/api/items", params={"limit": 100}).json()["items"]]
+        photos = [p.read_bytes() for p in sorted(GALLERY.iterdir())[:6]]
+        words = ["cat", "coffee", "rocket", "astronaut", "moon", "horse"]
+        samples: list[tuple[str, object, float]] = []
+        lock = threading.Lock()
+        end = time.monotonic() + seconds
+
+        def client(n: int) -> None:
+            with httpx.Client(base_url=base, timeout=120) as c:
+                i = n
+                while time.monotonic() < end:
+                    kind = ("upload", "text", "item")[i % 3]
+                    t0 = time.perf_counter()
+                    try:
+                        if kind == "upload":
+                            r = c.post("/api/search/image", files={"file": ("q.jpg", photos[i % len(photos)], "image/jpeg")})
+                        elif kind == "text":
+                            r = c.get("/api/search/text", params={"q": words[i % len(words)]})
+                        else:
+                            r = c.get(f"/api/items/{ids[i % len(ids)]}/similar")
+                        status: object = r.status_code
+                    except httpx.HTTPError as exc:
+                        status = type(exc).__name__
+                    with lock:
+                        samples.append((kind, status, time.perf_counter() - t0))
+                    i += 1
+
+        threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+        for t in threads:
+            t.start()
+        time.sleep(min(2.0, seconds / 4))
+        t_index = time.perf_counter()
+        indexer = subprocess.run([*CLI, "index", str(new), "--db", str(db), "--json"], capture_output=True,
+                                 text=True, env=ENV, timeout=seconds * 10 + 600)
+        index_s = time.perf_counter() - t_index
+        for t in threads:
+            t.join(seconds + 180)
+        time.sleep(1)
+        after = httpx.get(f"{base}/api/info").json()
+        ready = httpx.get(f"{base}/readyz").json()
+        by_status: dict[str, int] = {}
+        for _, status, _ in samples:
+            by_status[str(status)] = by_status.get(str(status), 0) + 1
+        lines.append(f"requests: {len(samples)} ({len(samples) / seconds:.1f}/s); by status: "
+                     + ", ".join(f"{k}: {v}" for k, v in sorted(by_status.items())))
+        for kind in ("upload", "text", "item"):
+            lat = sorted(x for k, st_, x in samples if k == kind and st_ == 200)
+            if lat:
+                p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+                lines.append(f"  {kind}: {len(lat)} ok, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+        added = json.loads(indexer.stdout)["added"] if indexer.returncode == 0 else None
+        lines.append(f"index run: exit {indexer.returncode}, {added} added in {index_s:.1f} s; files "
+                     f"{before['files']} -> {after['files']} (expected {before['files'] + extra}); readyz "
+                     f"{ready['status']} (index {ready['index_size']} / catalog {ready['catalog_vectors']})")
+    finally:
+        server.terminate()
+        server.wait(30)
+    return lines
+
+
 def fuzz_part(examples: int) -> list[str]:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:warnings", "-p", "no:cacheprovider",
@@ -205,12 +294,18 @@ def main() -> None:
     ap.add_argument("--fuzz", type=int, default=2000, help="Hypothesis examples per fuzz test")
     ap.add_argument("--slow", type=int, default=500, help="half-sent connections to hold open")
     ap.add_argument("--timeout", type=float, default=600, help="seconds before an index run counts as hung")
+    ap.add_argument("--load", type=float, default=0, help="seconds of the mixed load (0: skip; the issue asks 60)")
+    ap.add_argument("--clients", type=int, default=32, help="mixed-load clients")
+    ap.add_argument("--extra", type=int, default=200, help="files `pixseek index` adds during the load")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="pixseek-hostile-") as tmp:
         work = Path(tmp)
         lines = index_part(work, args.timeout)
         lines += http_part(work, args.slow)
-    lines += fuzz_part(args.fuzz)
+        if args.load > 0:
+            lines += load_part(work, args.clients, args.load, args.extra)
+    if args.fuzz > 0:
+        lines += fuzz_part(args.fuzz)
     print("\n".join(lines))
 
 

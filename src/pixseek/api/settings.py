@@ -106,8 +106,7 @@ def hosts_for(bind_host: str, extra: Iterable[str] = ()) -> tuple[str, ...]:
 def settings_from_env(environ: Mapping[str, str] | None = None, **overrides) -> ApiSettings:
     """Settings from ``PIXSEEK_API_KEY``, ``PIXSEEK_MAX_UPLOAD_MB``, ``PIXSEEK_MAX_PIXELS``,
     ``PIXSEEK_ROOTS`` (``os.pathsep``-separated), ``PIXSEEK_CORS_ORIGINS`` (comma-separated),
-    ``PIXSEEK_SEARCH_THREADS``, ``PIXSEEK_HEADER_TIMEOUT``
-    (seconds); explicit ``overrides`` (from argv) win over the environment."""
+    ``PIXSEEK_SEARCH_THREADS``, ``PIXSEEK_HEADER_TIMEOUT`` (seconds); explicit ``overrides`` (from argv) win over the environment."""
     env = os.environ if environ is None else environ
     values: dict = {}
 
