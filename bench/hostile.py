@@ -226,10 +226,10 @@ def load_part(work: Path, clients: int, seconds: float, extra: int) -> list[str]
         lock = threading.Lock()
         end = time.monotonic() + seconds
 
-        def client(n: int) -> None:
+        def client(n: int, count: int | None = None) -> None:
             with httpx.Client(base_url=base, timeout=120) as c:
                 i = n
-                while time.monotonic() < end:
+                while (time.monotonic() < end) if count is None else (i < n + count):
                     kind = ("upload", "text", "item")[i % 3]
                     t0 = time.perf_counter()
                     try:
@@ -246,6 +246,10 @@ def load_part(work: Path, clients: int, seconds: float, extra: int) -> list[str]
                         samples.append((kind, status, time.perf_counter() - t0))
                     i += 1
 
+        client(0, 30)  # baseline: one client alone, 10 requests of each kind
+        alone = {kind: sorted(x for k, st_, x in samples if k == kind and st_ == 200)[5] for kind in ("upload", "text", "item")}
+        samples.clear()
+        end = time.monotonic() + seconds
         threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
         for t in threads:
             t.start()
@@ -258,6 +262,8 @@ def load_part(work: Path, clients: int, seconds: float, extra: int) -> list[str]
             t.join(seconds + 180)
         time.sleep(1)
         after = httpx.get(f"{base}/api/info").json()
+        stale = httpx.get(f"{base}/readyz").json()  # the server reloads another process's writes on its next read
+        probe = httpx.get(f"{base}/api/search/text", params={"q": "new"}).status_code
         ready = httpx.get(f"{base}/readyz").json()
         by_status: dict[str, int] = {}
         for _, status, _ in samples:
@@ -268,11 +274,13 @@ def load_part(work: Path, clients: int, seconds: float, extra: int) -> list[str]
             lat = sorted(x for k, st_, x in samples if k == kind and st_ == 200)
             if lat:
                 p50, p99 = lat[len(lat) // 2], lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-                lines.append(f"  {kind}: {len(lat)} ok, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+                lines.append(f"  {kind}: {len(lat)} ok, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms; one client "
+                             f"alone p50 {alone[kind] * 1000:.0f} ms ({p50 / alone[kind]:.1f}x)")
         added = json.loads(indexer.stdout)["added"] if indexer.returncode == 0 else None
         lines.append(f"index run: exit {indexer.returncode}, {added} added in {index_s:.1f} s; files "
                      f"{before['files']} -> {after['files']} (expected {before['files'] + extra}); readyz "
-                     f"{ready['status']} (index {ready['index_size']} / catalog {ready['catalog_vectors']})")
+                     f"{stale['status']} (index {stale['index_size']} / catalog {stale['catalog_vectors']}), after one "
+                     f"search ({probe}): {ready['status']} (index {ready['index_size']} / catalog {ready['catalog_vectors']})")
     finally:
         server.terminate()
         server.wait(30)
