@@ -217,7 +217,8 @@ def test_serve_reads_the_api_key_from_a_file(lib, tmp_path):
                 pass
             assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
             time.sleep(0.2)
-        assert API_KEY not in " ".join(cmd)  # nothing for ps to show
+        with open(f"/proc/{proc.pid}/cmdline", "rb") as fh:
+            assert API_KEY.encode() not in fh.read()  # nothing for ps to show
         assert httpx.delete(f"{base}/api/items/999999").status_code == 401
         assert httpx.delete(f"{base}/api/items/999999", headers={"X-API-Key": API_KEY}).status_code == 404
         assert httpx.get(f"{base}/api/info", headers={"Host": "pix.example.org"}).status_code == 200
@@ -225,6 +226,18 @@ def test_serve_reads_the_api_key_from_a_file(lib, tmp_path):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_serve_refuses_a_bad_key_file(lib, tmp_path):
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    for args, message in ((["--api-key-file", str(empty)], "empty"),
+                          (["--api-key-file", str(tmp_path / "missing")], "cannot read"),
+                          (["--api-key-file", "/dev/null"], "not a regular file"),
+                          (["--api-key-file", str(empty), "--api-key", API_KEY], "not both")):
+        proc = run_cli("serve", "--db", lib.catalog.path, *args, check=False, timeout=60)
+        assert proc.returncode != 0 and message in proc.stdout + proc.stderr, (args, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr
 
 
 def test_serve_help_names_every_key_source():
