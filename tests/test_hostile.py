@@ -104,6 +104,18 @@ def test_fifo_is_reported_without_blocking(tmp_path):
     assert not hung and isinstance(box.get("error"), UnreadableFileError)
 
 
+def test_video_reader_does_not_open_a_fifo(tmp_path):
+    from pixseek.io.video import frame_at, probe
+
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    for fn in (probe, lambda p: frame_at(p, 1.0)):
+        hung, box = _call_with_deadline(lambda: fn(fifo), 10)
+        if hung:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        assert not hung and isinstance(box.get("error"), UnreadableFileError), box
+
+
 @pytest.mark.parametrize("target", ["/dev/zero", "/dev/urandom", "/dev/null"])
 def test_link_to_device_is_reported_not_read(tmp_path, target):
     link = tmp_path / "z.jpg"
