@@ -4,6 +4,7 @@ thread pool (never on the event loop), shape the answer with :mod:`pixseek.api.s
 import asyncio
 import functools
 import hmac
+import json
 import logging
 import mimetypes
 import time
@@ -11,22 +12,24 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import numpy as np
+import uvicorn
 from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from pixseek.api import schemas as S
 from pixseek.api.backends import (Compare, Comparison, Duplicates, TextSearch, compare_backend, duplicates_backend,
                                   text_backend)
-from pixseek.api.errors import ApiError, api_error_for_image, install_error_handlers
+from pixseek.api.errors import ApiError, api_error_for_image, error_body, install_error_handlers
 from pixseek.api.limits import BodyLimitMiddleware
 from pixseek.api.metrics import CONTENT_TYPE_LATEST, ApiMetrics, MetricsMiddleware
 from pixseek.api.service import Filters, SearchService, Snapshot, iso_time, upload_name
-from pixseek.api.settings import ApiSettings
+from pixseek.api.settings import ApiSettings, host_name
 from pixseek.api.thumbs import ThumbnailCache
 from pixseek.errors import ImageError
 from pixseek.io.video import format_timestamp
@@ -39,6 +42,89 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+class HostCheckMiddleware:
+    """Answer 400 ``invalid-host`` (JSON) to a request whose ``Host`` is not one of ``allowed``:
+    a page on another domain that re-binds its DNS name to this server's address then cannot read
+    the library. (Starlette's TrustedHostMiddleware does the same check but answers in plain text;
+    this keeps the API's one error shape.)"""
+
+    def __init__(self, app, allowed: tuple[str, ...]):
+        self.app = app
+        self.allowed = frozenset(host_name(h) for h in allowed)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            return await self.app(scope, receive, send)
+        raw = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+        if host_name(raw) in self.allowed:
+            return await self.app(scope, receive, send)
+        shown = raw if len(raw) <= 100 else raw[:100] + "..."
+        body = json.dumps(error_body(400, "invalid-host", f"invalid host {shown!r}: this server does not answer to "
+                                     "that name (start it with --allowed-host NAME to allow one)")).encode()
+        if scope["type"] == "websocket":
+            return await send({"type": "websocket.close", "code": 1008})
+        await send({"type": "http.response.start", "status": 400,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class HeaderDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol plus a deadline for the request head: a connection that has not sent
+    a complete request line and headers ``header_timeout`` seconds after connecting, or after its
+    previous response, is closed (uvicorn itself only times out idle keep-alive connections, so
+    half-sent requests were held forever). Made per server by :func:`server_config`."""
+
+    header_timeout: ClassVar[float] = 10.0
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def _waiting(self) -> bool:  # no request in progress: the next bytes are a request head
+        return self.cycle is None or self.cycle.response_complete
+
+    def _arm(self) -> None:
+        self._disarm()
+        if self._waiting() and not self.transport.is_closing():
+            self._deadline = self.loop.call_later(self.header_timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self) -> None:
+        self._deadline = None
+        if self._waiting() and not self.transport.is_closing():
+            self.transport.close()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if not self._waiting():  # a complete head arrived: the app has the request now
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+
+def server_config(app, settings: ApiSettings, *, host: str = "127.0.0.1", port: int = 8000,
+                  **kwargs) -> uvicorn.Config:
+    """The uvicorn configuration that serves ``app`` with ``settings``' connection bounds: request
+    head within ``header_timeout_s`` and ``max_header_bytes``, keep-alive idle ``keep_alive_s``."""
+    protocol = type("PixseekH11Protocol", (HeaderDeadlineProtocol,), {"header_timeout": settings.header_timeout_s})
+    return uvicorn.Config(app, host=host, port=port, http=protocol, timeout_keep_alive=settings.keep_alive_s,
+                          h11_max_incomplete_event_size=settings.max_header_bytes, server_header=False, **kwargs)
 
 
 def create_app(library: Library, settings: ApiSettings | None = None, *, text_search: TextSearch | None = None,
@@ -378,4 +464,6 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["X-API-Key", "Authorization"])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes + 64 * 1024)
     app.add_middleware(MetricsMiddleware, metrics=metrics, router_app=app)
+    if settings.allowed_hosts is not None:  # outermost: a foreign Host is refused before anything runs
+        app.add_middleware(HostCheckMiddleware, allowed=settings.allowed_hosts)
     return app

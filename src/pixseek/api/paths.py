@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pixseek.api.errors import ApiError
+from pixseek.errors import UnreadableFileError
+from pixseek.io.files import check_name, printable_path
 
 
 def collapse_roots(folders: Iterable[str | os.PathLike]) -> tuple[Path, ...]:
@@ -47,6 +49,10 @@ class PathGuard:
             if anchor is None:
                 raise ApiError(403, "outside-roots", f"{raw}: no root folder is configured")
             p = anchor / p
+        try:  # a name the OS would refuse (component > 255 bytes, beyond PATH_MAX, not UTF-8): 400, not 500
+            check_name(p)
+        except UnreadableFileError as err:
+            raise ApiError(400, "bad-path", f"{printable_path(raw)[:300]}: {err.cause}") from err
         real = Path(os.path.realpath(p))
         if not self.contains(real):
             raise ApiError(403, "outside-roots", f"{raw}: outside the indexed folders")

@@ -6,7 +6,9 @@ decompression-bomb files with a typed :class:`~pixseek.errors.ImageError`.
 """
 from __future__ import annotations
 
+import io
 import math
+import struct
 import warnings
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from pixseek.errors import (
     NotAnImageError,
     UnreadableFileError,
 )
+from pixseek.io.files import DEFAULT_MAX_FILE_BYTES, printable_path, read_bounded
 
 try:  # libjpeg-turbo with DCT scaling at any M/8, ~25 % faster than PIL's draft path; pinned in requirements
     import simplejpeg
@@ -40,6 +43,16 @@ IMAGE_EXTENSIONS = frozenset(
      ".heic", ".heif", ".avif"}
 )
 DEFAULT_MAX_PIXELS = 64_000_000  # ~8000 x 8000; anything larger is treated as a bomb.
+# Only these PIL decoders are tried (no EPS through Ghostscript, no guessing at headerless formats).
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "DIB", "TIFF", "HEIF", "AVIF")
+# The longer side is centre-cropped to at most this many times the shorter one, right after decoding:
+# a 100000x1 strip would otherwise be scaled to 22400000x224 (15 GB) before the encoder's crop. The
+# encoders' centre crop only sees the middle square, so their input is unchanged; squashing encoders
+# lose the ends of panoramas wider than 16:1.
+DEFAULT_MAX_ASPECT = 16.0
+# What a corrupt stream can raise from inside PIL's pure-Python parsers besides OSError.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, MemoryError, struct.error, IndexError, KeyError,
+                  TypeError, ZeroDivisionError, OverflowError, RuntimeError, AttributeError, NotImplementedError)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 Background = tuple[int, int, int]
@@ -92,6 +105,20 @@ def _scaled_jpeg(header: Image.Image, data: bytes, min_side: int) -> Image.Image
     return im.transpose(method) if method is not None else im
 
 
+def crop_aspect(im: Image.Image, max_aspect: float) -> Image.Image:
+    """The centre of ``im`` with its longer side cut to at most ``max_aspect`` x the shorter one."""
+    w, h = im.size
+    if w > max_aspect * h:
+        keep = max(1, int(max_aspect * h))
+        left = (w - keep) // 2
+        return im.crop((left, 0, left + keep, h))
+    if h > max_aspect * w:
+        keep = max(1, int(max_aspect * w))
+        top = (h - keep) // 2
+        return im.crop((0, top, w, top + keep))
+    return im
+
+
 def load_image(
     path: str | Path,
     *,
@@ -99,6 +126,8 @@ def load_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_side: int | None = None,
     background: Background = (255, 255, 255),
+    max_aspect: float = DEFAULT_MAX_ASPECT,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
 ) -> Image.Image:
     """Open ``path`` and return an upright RGB image.
 
@@ -107,18 +136,21 @@ def load_image(
     colour JPEGs, any M/8; else ``Image.draft``: 1/2, 1/4, 1/8) so that the decoded image is still at
     least ``DRAFT_SLACK`` x ``min_side`` pixels on its shorter side; this is several times faster for
     large photos and invisible after the encoder's resize.
+    ``max_aspect``: the longer side is centre-cropped to this many times the shorter one (see
+    :data:`DEFAULT_MAX_ASPECT`), so the work after decoding is bounded for any aspect ratio.
+    Without ``data`` the file is read with :func:`~pixseek.io.files.read_bounded` (regular files
+    only, at most ``max_bytes``).
     """
-    path = Path(path)
-    try:
-        size = data.getbuffer().nbytes if data is not None else path.stat().st_size
-    except OSError as exc:
-        raise UnreadableFileError(path, f"cannot stat file ({exc.strerror or exc})") from exc
+    if data is None:
+        data = io.BytesIO(read_bounded(path, max_bytes)[0])
+    path = printable_path(path)
+    size = data.getbuffer().nbytes
     if size == 0:
         raise EmptyFileError(path, "file is empty (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(data if data is not None else path)
+            im = Image.open(data, formats=FORMATS)
             w, h = im.size
             if w * h > max_pixels:
                 raise ImageTooLargeError(
@@ -130,12 +162,12 @@ def load_image(
                 scale = min(w, h) / float(min_side * DRAFT_SLACK)
                 if scale >= 2 and im.mode == "RGB" and simplejpeg is not None:
                     with im:  # only the header was read; the file is read whole by the decoder
-                        return _scaled_jpeg(im, data.getvalue() if data is not None else path.read_bytes(),
-                                            math.ceil(min_side * DRAFT_SLACK))
+                        return crop_aspect(_scaled_jpeg(im, data.getvalue(), math.ceil(min_side * DRAFT_SLACK)),
+                                           max_aspect)
                 if scale >= 2:
                     im.draft("RGB", (max(1, int(w / scale)), max(1, int(h / scale))))
             im.load()
-            im = ImageOps.exif_transpose(im)
+            im = crop_aspect(ImageOps.exif_transpose(im), max_aspect)
             return _to_rgb(im, background)
     except ImageTooLargeError:
         raise
@@ -145,5 +177,5 @@ def load_image(
         raise NotAnImageError(path, "not a recognised image format") from exc
     except PermissionError as exc:
         raise UnreadableFileError(path, f"permission denied ({exc})") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
-        raise CorruptImageError(path, f"cannot decode: {exc}") from exc
+    except _DECODE_ERRORS as exc:
+        raise CorruptImageError(path, f"cannot decode: {exc or type(exc).__name__}") from exc

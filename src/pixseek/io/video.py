@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from pixseek.errors import CorruptVideoError, UnreadableFileError
+from pixseek.io.files import stat_regular
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi"})
 
@@ -83,6 +84,7 @@ def signature_distance(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np
 
 
 def _open(path: str) -> av.container.InputContainer:
+    stat_regular(path)  # FFmpeg would block on a FIFO and read a device forever
     try:
         return av.open(path, metadata_errors="ignore")
     except FileNotFoundError as exc:

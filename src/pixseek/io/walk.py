@@ -1,4 +1,8 @@
-"""Walk a folder for media files: sorted, symlink-safe (loops are detected, not followed twice)."""
+"""Walk a folder for media files: sorted, symlink-safe (loops are detected, not followed twice).
+
+Nothing found is dropped silently: what cannot be read is still yielded, so the reader reports it
+with its cause (a file name that is not UTF-8, a path beyond PATH_MAX, a FIFO or device named like
+an image, a folder that cannot be listed)."""
 from __future__ import annotations
 
 import os
@@ -11,11 +15,18 @@ def walk_files(root: str | Path, extensions: Iterable[str]) -> Iterator[Path]:
 
     Follows symlinked directories but never enters the same directory twice, so symlink loops
     terminate. Hidden directories (``.name``) are skipped. Order is deterministic (sorted).
-    A file given as ``root`` is yielded as is.
+    A file given as ``root`` is yielded as is (whatever its type: the reader checks it). A folder
+    that cannot be listed (permissions, a path beyond PATH_MAX) is yielded itself, so that it is
+    reported rather than skipped; files whose names are not UTF-8 are yielded (surrogate-escaped).
     """
     exts = {e.lower() for e in extensions}
     root = Path(root)
-    if root.is_file():
+    try:
+        if not root.is_dir():
+            if os.path.lexists(root):
+                yield root
+            return
+    except OSError:  # ENAMETOOLONG and the like: let the reader name it
         yield root
         return
     seen: set[tuple[int, int]] = set()
@@ -25,14 +36,17 @@ def walk_files(root: str | Path, extensions: Iterable[str]) -> Iterator[Path]:
         try:
             st = folder.stat()
         except OSError:
+            yield folder  # vanished, or its path is too long: the reader names the cause
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen:
             continue
         seen.add(key)
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError:
+            yield folder  # reported by the reader ("a directory that cannot be listed")
             continue
         subdirs = []
         for entry in entries:

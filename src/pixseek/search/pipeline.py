@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pixseek.errors import ImageError, ImageTooLargeError, UnreadableFileError
-from pixseek.io import DEFAULT_MAX_PIXELS, load_image
+from pixseek.errors import ImageError
+from pixseek.io import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS, load_image, read_bounded
 from pixseek.preprocess import PreprocessConfig, build_transform
 
-MAX_FILE_BYTES = 512 * 1024 * 1024
+MAX_FILE_BYTES = DEFAULT_MAX_FILE_BYTES  # 512 MiB
 
 
 @dataclass
@@ -37,17 +37,15 @@ class Decoded:
 
 def read_and_decode(path: str, transform, cfg: PreprocessConfig, known_sha: str | None = None,
                     max_pixels: int = DEFAULT_MAX_PIXELS) -> Decoded:
-    """Read the file once: hash its bytes, then decode and preprocess them."""
+    """Read the file once: hash its bytes, then decode and preprocess them.
+
+    Only regular files are opened (checked by ``stat`` first; non-blocking open), at most
+    ``MAX_FILE_BYTES`` are read, and a name that cannot be stored (not UTF-8, too long) is reported
+    here rather than failing the catalog write: every problem comes back as ``Decoded.error``."""
     try:
-        st = os.stat(path)
-        if st.st_size > MAX_FILE_BYTES:
-            raise ImageTooLargeError(path, f"file of {st.st_size} bytes exceeds {MAX_FILE_BYTES}")
-        with open(path, "rb") as fh:
-            data = fh.read()
+        data, st = read_bounded(path, MAX_FILE_BYTES)
     except ImageError as err:
         return Decoded(path, None, "", 0, 0, error=err)
-    except OSError as exc:
-        return Decoded(path, None, "", 0, 0, error=UnreadableFileError(path, f"cannot read ({exc.strerror or exc})"))
     sha = hashlib.sha256(data).hexdigest()
     if known_sha is not None and sha == known_sha:
         return Decoded(path, None, sha, st.st_size, st.st_mtime_ns, unchanged=True)

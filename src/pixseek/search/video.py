@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 
 from pixseek.errors import ImageError, UnreadableFileError
+from pixseek.io.files import stat_regular
 from pixseek.io.video import SampledFrame, SamplingConfig, format_timestamp, frame_at, probe, sample_frames
 from pixseek.store.catalog import FileState, NewFile
 
@@ -96,6 +97,7 @@ def add_videos(lib: Library, paths: Sequence[str], known: dict[str, FileState], 
         state = known.get(path)
         start = 0.0
         try:
+            stat_regular(path)  # never open a FIFO / device named like a video; names that cannot be stored
             sha = file_sha256(path)
             if state is not None and sha == state.sha256:
                 if state.size != PARTIAL:  # touched, not changed: no decoding
