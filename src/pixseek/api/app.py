@@ -145,7 +145,9 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     write_pool = ThreadPoolExecutor(1, thread_name_prefix="pixseek-write")  # writes are serialised
 
     def sizes() -> tuple[int, int, int]:
-        return library.catalog.count_files(), library.catalog.count_vectors(), library.index.ntotal
+        service.catch_up()
+        with service.lock.read():
+            return library.catalog.count_files(), library.catalog.count_vectors(), library.index.ntotal
 
     metrics = ApiMetrics(sizes)
 

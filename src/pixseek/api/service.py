@@ -94,13 +94,16 @@ class SearchService:
         self.library.encoder.encode_images([Image.new("RGB", (64, 64), (128, 128, 128))])
         self.ready = True
 
-    @contextmanager
-    def reading(self):
-        """Read access, after replaying what other processes committed (e.g. `pixseek index` on the
-        same catalog): the index a search sees is never behind a committed generation."""
+    def catch_up(self) -> None:
+        """Replay what other processes committed (e.g. `pixseek index` on the same catalog)."""
         if self.library.catalog.generation != self.library.generation:
             with self.lock.write():
                 self.library.sync()
+
+    @contextmanager
+    def reading(self):
+        """Read access after :meth:`catch_up`: the index a search sees is never behind a committed generation."""
+        self.catch_up()
         with self.lock.read():
             yield
 
@@ -261,7 +264,8 @@ class SearchService:
         return report, added
 
     def index_path(self, path: str, prune: bool) -> IndexReport:
-        real = self.snapshot.guard.resolve(path)
+        snap = self.snapshot
+        real = snap.guard.resolve(path, base=Path(snap.roots[0]) if snap.roots else None)  # not under the uploads
         if not real.exists():
             raise ApiError(404, "not-found", f"{path}: no such file or folder")
         with self._write():

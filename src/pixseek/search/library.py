@@ -48,7 +48,8 @@ from pixseek.store.layout import LibraryLayout, WriterLock, atomic_write_text
 log = logging.getLogger("pixseek")
 
 TRAIN_SAMPLE = 50_000
-EXACT_SUBSET = 20_000  # a filter that leaves at most this many vectors is searched exactly over them
+EXACT_FEW = 2_000  # a filter that leaves at most this many vectors is scored exactly over them
+EXACT_SUBSET = 20_000  # ... and up to this many when the index's neighbours are too few of them
 STACK_SIMILARITY = 0.93  # global cosine from which two hits are one picture (stacked): see bench/RESULTS.md
 Query = str | os.PathLike | Image.Image | np.ndarray
 Progress = Callable[[int, int], None]  # (done, total)
@@ -297,7 +298,8 @@ class Library:
         return todo, known
 
     def finish(self, report: IndexReport, t0: float) -> None:
-        """After the last batch: record errors, switch index type if the size calls for it, save."""
+        """After the last batch: record the errors not recorded with a batch (videos), switch index
+        type if the size calls for it, save."""
         if report.errors:
             self.catalog.record_errors(report.errors)
         with self.writer.hold():
@@ -315,10 +317,12 @@ class Library:
         that are not unchanged, in order (their pixels may be gone: encoded elsewhere). Errors and
         unchanged files are counted in ``report``. Returns the new vector ids."""
         good = [d for d in batch if d.error is None and not d.unchanged]
+        errors = [d.error.to_dict() for d in batch if d.error is not None]
+        if errors:  # recorded with their batch, so a crash later in the run does not lose them
+            self.catalog.record_errors(errors)
+            report.errors += errors
         for d in batch:
-            if d.error is not None:
-                report.errors.append(d.error.to_dict())
-            elif d.unchanged:
+            if d.unchanged:
                 self.catalog.touch_file(d.path, d.size, d.mtime_ns)
                 report.unchanged += 1
         if not good:
@@ -478,20 +482,32 @@ class Library:
         return names
 
     def _nearest(self, q: np.ndarray, fetch: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) of up to ``fetch`` nearest vectors, among ``allowed`` when given."""
-        if allowed is not None and len(allowed) <= EXACT_SUBSET:
-            if not len(allowed):
-                return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            scores = self.vectors(allowed) @ q
-            order = np.argsort(-scores, kind="stable")[:fetch]
-            return allowed[order], scores[order]
-        want = fetch if allowed is None else min(self.index.ntotal, fetch * 8)
-        scores, ids = self.index.search(q[None], max(1, want))
-        ids, scores = ids[0], scores[0]
-        ok = ids >= 0
-        if allowed is not None:
-            ok &= np.isin(ids, allowed)
-        return ids[ok][:fetch], scores[ok][:fetch]
+        """(ids, scores) of up to ``fetch`` nearest vectors, among ``allowed`` when given: a few allowed
+        vectors are scored exactly; otherwise the index is asked for enough neighbours that ``fetch``
+        of them pass (by the allowed fraction), widening until they do or it is cheaper to score the
+        allowed vectors exactly."""
+        n = self.index.ntotal
+        if allowed is not None and (len(allowed) <= EXACT_FEW or n == 0):
+            return self._exact(q, fetch, allowed)
+        want = fetch if allowed is None else int(fetch * n / max(1, len(allowed)) * 2) + 64
+        while True:
+            scores, ids = self.index.search(q[None], max(1, min(n, want)))
+            ids, scores = ids[0], scores[0]
+            ok = ids >= 0
+            if allowed is not None:
+                ok &= np.isin(ids, allowed)
+            if allowed is None or ok.sum() >= fetch or want >= n:
+                return ids[ok][:fetch], scores[ok][:fetch]
+            if len(allowed) <= EXACT_SUBSET:
+                return self._exact(q, fetch, allowed)
+            want *= 4
+
+    def _exact(self, q: np.ndarray, fetch: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not len(allowed):
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        scores = self.vectors(allowed) @ q
+        order = np.argsort(-scores, kind="stable")[:fetch]
+        return allowed[order], scores[order]
 
     def _hits(self, ids: np.ndarray, scores: np.ndarray, videos: bool, stack: bool) -> list[Hit]:
         rows = self.catalog.vector_rows(int(i) for i in ids)
