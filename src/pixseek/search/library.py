@@ -34,6 +34,7 @@ from pixseek.errors import EmptyLibraryError, PixseekError
 from pixseek.index import VectorIndex, create_index, load_index
 from pixseek.index.auto import resolve_kind
 from pixseek.io import IMAGE_EXTENSIONS, walk_files
+from pixseek.io.hashes import hamming
 from pixseek.io.video import VIDEO_EXTENSIONS, is_video
 from pixseek.preprocess import load_for
 from pixseek.search import video as video_source
@@ -50,7 +51,9 @@ log = logging.getLogger("pixseek")
 TRAIN_SAMPLE = 50_000
 EXACT_FEW = 2_000  # a filter that leaves at most this many vectors is scored exactly over them
 EXACT_SUBSET = 20_000  # ... and up to this many when the index's neighbours are too few of them
-STACK_SIMILARITY = 0.93  # global cosine from which two hits are one picture (stacked): see bench/RESULTS.md
+STACK_SIMILARITY = 0.93  # global cosine from which two hits are one picture (stacked) ...
+STACK_WITH_HASH = 0.80  # ... or from which they are when their pHashes also agree (resized, recompressed)
+STACK_HASH_BITS = 10    # pHash bits that may differ for that (of 64); tests/test_stacks.py, bench/stacks.py
 Query = str | os.PathLike | Image.Image | np.ndarray
 Progress = Callable[[int, int], None]  # (done, total)
 Extra = Callable[[list[Decoded], list[int]], None]  # per committed batch: decoded items, their new vector ids
@@ -519,7 +522,7 @@ class Library:
         vecs = dict(zip((h.id for h in hits), self.vectors([h.id for h in hits])))
         if videos:
             hits = video_source.merge_video_hits(hits, vecs)
-        return stack_copies(hits, vecs) if stack else hits
+        return stack_copies(hits, vecs, {i: r.phash for i, r in rows.items()}) if stack else hits
 
     # -- reads for features and front-ends (no one else touches the catalog) --------------------
     def vectors(self, ids: Iterable[int]) -> np.ndarray:
@@ -578,19 +581,28 @@ class Library:
                 "index_ntotal": self.index.ntotal, "generation": self._gen}
 
 
-def stack_copies(hits: list[Hit], vectors: dict[int, np.ndarray], threshold: float = STACK_SIMILARITY) -> list[Hit]:
-    """Collapse near-duplicates (global cosine >= ``threshold`` to a stack's best member) into that
-    member's ``copies``, best first; other hits keep their order."""
+def stack_copies(hits: list[Hit], vectors: dict[int, np.ndarray], hashes: dict[int, int | None] | None = None
+                 ) -> list[Hit]:
+    """Collapse near-duplicates into the ``copies`` of their stack's best member, best first; other
+    hits keep their order. Two images are one picture when their global cosine is at least
+    ``STACK_SIMILARITY``, or at least ``STACK_WITH_HASH`` with pHashes at most ``STACK_HASH_BITS``
+    apart (a half-size or recompressed copy moves the CNN more than the hash). Video frames never stack."""
+    hashes = hashes or {}
     leaders: list[Hit] = []
-    lead_vecs: list[np.ndarray] = []
     for h in hits:
-        v = vectors.get(h.id)
-        if v is not None and lead_vecs and h.kind == "image":
-            sims = np.stack(lead_vecs) @ v
-            j = int(np.argmax(sims))
-            if sims[j] >= threshold and leaders[j].kind == "image":
-                leaders[j].copies.append(h)
-                continue
+        if h.kind == "image" and h.id in vectors:
+            v, hv = vectors[h.id], hashes.get(h.id)
+            for lead in leaders:
+                if lead.kind != "image":
+                    continue
+                cos = float(vectors[lead.id] @ v)
+                hl = hashes.get(lead.id)
+                if cos >= STACK_SIMILARITY or (cos >= STACK_WITH_HASH and hv is not None and hl is not None
+                                               and hamming(hv, hl) <= STACK_HASH_BITS):
+                    lead.copies.append(h)
+                    break
+            else:
+                leaders.append(h)
+            continue
         leaders.append(h)
-        lead_vecs.append(v if v is not None else np.zeros(0, np.float32))
     return leaders

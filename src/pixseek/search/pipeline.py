@@ -16,6 +16,7 @@ import numpy as np
 
 from pixseek.errors import ImageError
 from pixseek.io import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS, load_image, read_bounded
+from pixseek.io.hashes import phash
 from pixseek.preprocess import PreprocessConfig, build_transform
 
 MAX_FILE_BYTES = DEFAULT_MAX_FILE_BYTES  # 512 MiB
@@ -55,7 +56,7 @@ def read_and_decode(path: str, transform, cfg: PreprocessConfig, known_sha: str 
     except ImageError as err:
         return Decoded(path, None, sha, st.st_size, st.st_mtime_ns, error=err)
     w, h = im.size
-    return Decoded(path, transform(im), sha, st.st_size, st.st_mtime_ns, w, h)
+    return Decoded(path, transform(im), sha, st.st_size, st.st_mtime_ns, w, h, meta={"phash": phash(im)})
 
 
 DECODE_NICE = 10

@@ -87,6 +87,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE files ADD COLUMN gps_lat REAL;
     ALTER TABLE files ADD COLUMN gps_lon REAL;
     ALTER TABLE files ADD COLUMN description TEXT;
+    ALTER TABLE files ADD COLUMN phash INTEGER;
     CREATE INDEX files_taken ON files(taken_at);
     CREATE INDEX files_camera ON files(camera);
     CREATE INDEX tags_tag_score ON tags(tag, score);
@@ -111,6 +112,7 @@ class VectorRow:
     path: str
     t_sec: float | None
     kind: str
+    phash: int | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ class NewFile:
     gps_lat: float | None = None
     gps_lon: float | None = None
     description: str | None = None
+    phash: int | None = None  # 64-bit DCT hash of the decoded image (stacks of near-duplicates)
 
 
 @dataclass(frozen=True)
@@ -349,17 +352,17 @@ class Catalog:
                     db.execute("DELETE FROM vectors WHERE file_id=?", (row[0],))
                     db.execute(
                         "UPDATE files SET size=?, mtime_ns=?, sha256=?, kind=?, width=?, height=?, indexed_at=?, "
-                        "taken_at=?, camera=?, gps_lat=?, gps_lon=?, description=? WHERE id=?",
+                        "taken_at=?, camera=?, gps_lat=?, gps_lon=?, description=?, phash=? WHERE id=?",
                         (f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now, f.taken_at, f.camera,
-                         f.gps_lat, f.gps_lon, f.description, row[0]),
+                         f.gps_lat, f.gps_lon, f.description, f.phash, row[0]),
                     )
                     file_id = row[0]
                 else:
                     file_id = db.execute(
                         "INSERT INTO files(path, size, mtime_ns, sha256, kind, width, height, indexed_at, "
-                        "taken_at, camera, gps_lat, gps_lon, description) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "taken_at, camera, gps_lat, gps_lon, description, phash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (f.path, f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now, f.taken_at,
-                         f.camera, f.gps_lat, f.gps_lon, f.description),
+                         f.camera, f.gps_lat, f.gps_lon, f.description, f.phash),
                     ).lastrowid
                 added += self._insert_vectors(db, file_id, f)
                 db.execute("DELETE FROM errors WHERE path=?", (f.path,))
@@ -472,7 +475,8 @@ class Catalog:
 
     def vector_rows(self, ids: Iterable[int]) -> dict[int, VectorRow]:
         rows = self._by_ids(
-            "SELECT v.id, f.path, v.t_sec, f.kind FROM vectors v JOIN files f ON f.id=v.file_id WHERE v.id IN ({})", ids)
+            "SELECT v.id, f.path, v.t_sec, f.kind, f.phash FROM vectors v JOIN files f ON f.id=v.file_id "
+            "WHERE v.id IN ({})", ids)
         return {r[0]: VectorRow(*r) for r in rows}
 
     def get_vectors(self, ids: Iterable[int], dim: int) -> np.ndarray:
