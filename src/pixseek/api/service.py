@@ -137,6 +137,7 @@ class SearchService:
     def labels_of(self, snap: Snapshot, row: ItemRow) -> list[tuple[str, float]]:
         return self.library.tags_of([row.id]).get(row.id, [])[:TOP_LABELS]
 
+
     def filter_for(self, filters: Filters, exclude: tuple[int, ...] = ()) -> Filter:
         """API parameters -> the library's Filter (a folder relative to the roots names it under each)."""
         snap = self.snapshot

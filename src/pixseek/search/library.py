@@ -43,7 +43,7 @@ from pixseek.search.pipeline import Decoded, batched, decode_stream
 from pixseek.search.tags import DEFAULT_TAGS, LabelVocabulary, TagPolicy
 from pixseek.search.types import Hit, IndexReport
 from pixseek.store import Catalog
-from pixseek.store.catalog import FileState, ItemRow, NewFile
+from pixseek.store.catalog import FileState, ItemRow, NewFile, normalize_tag
 from pixseek.store.layout import LibraryLayout, WriterLock, atomic_write_text
 
 log = logging.getLogger("pixseek")
@@ -546,14 +546,19 @@ class Library:
                                     f"{self.catalog.path})")
 
     def tags_of(self, ids: Iterable[int]) -> dict[int, list[tuple[str, float]]]:
-        return self.catalog.tags_of(int(i) for i in ids)
+        """Stored tags per vector id, best first, named as the model names them."""
+        display = {normalize_tag(lab): lab for lab in self.encoder.labels or ()}
+        return {i: [(display.get(t, t), p) for t, p in tags]
+                for i, tags in self.catalog.tags_of(int(i) for i in ids).items()}
 
     def tag_ranking(self, names: Sequence[str], k: int, flt: Filter | None = None) -> list[tuple[int, float]]:
         """Items ranked by the stored probability of these tags (a tag search), among ``flt``'s."""
         return self.catalog.tag_ranking(names, k, self.tag_policy.min_score, self._allowed(flt or Filter()))
 
     def tag_counts(self) -> list[tuple[str, int]]:
-        return self.catalog.tag_counts()
+        """Stored tags with how many vectors carry each, most common first, named as the model names them."""
+        display = {normalize_tag(lab): lab for lab in self.encoder.labels or ()}
+        return [(display.get(t, t), n) for t, n in self.catalog.tag_counts()]
 
     def folders(self) -> list[tuple[str, int]]:
         return self.catalog.folders()
