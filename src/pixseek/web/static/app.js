@@ -130,6 +130,27 @@ function card(item, scored) {
     btn.setAttribute("aria-label", `${item.name}. Show more like this`);
   }
   btn.addEventListener("click", () => { location.hash = `#/similar/${item.id}`; });
+  if (scored && item.copies && item.copies.length) {
+    // near-duplicates stacked under this hit: "+N copies", expandable, each one a "more like this" link
+    const d = document.createElement("details");
+    d.className = "copies";
+    const sum = document.createElement("summary");
+    const n = item.copies.length;
+    sum.textContent = `+${n} ${n === 1 ? "copy" : "copies"}`;
+    const ul = document.createElement("ul");
+    for (const c of item.copies) {
+      const a = document.createElement("a");
+      a.href = `#/similar/${c.id}`;
+      a.textContent = `${c.path.split("/").pop()} · ${c.score.toFixed(3)}`;
+      a.title = c.path;
+      const cli = document.createElement("li");
+      cli.append(a);
+      ul.append(cli);
+    }
+    d.append(sum, ul);
+    li.append(d);
+  }
+  if (scored && item.weak) li.classList.add("weak");
   const open = $(".open", li);
   open.href = item.image_url;
   // a video frame (name "file @ hh:mm:ss.s"): image_url ends in #t=seconds, the browser plays the video from there
@@ -140,7 +161,17 @@ function card(item, scored) {
 function render(items, { scored, append = false, emptyText = "Nothing here." } = {}) {
   if (!append) el.results.replaceChildren();
   const frag = document.createDocumentFragment();
-  for (const it of items) frag.append(card(it, scored));
+  let weakShown = false;
+  for (const it of items) {
+    if (scored && it.weak && !weakShown) {  // below the model's relevance floor
+      const div = document.createElement("li");
+      div.className = "divider";
+      div.textContent = "Weaker matches";
+      frag.append(div);
+      weakShown = true;
+    }
+    frag.append(card(it, scored));
+  }
   el.results.append(frag);
   if (!el.results.children.length) {
     const li = document.createElement("li");
@@ -177,7 +208,8 @@ function done(run) {
 function summary(res, what) {
   const n = res.hits.length;
   const f = filtersActive() ? " (filtered)" : "";
-  return `${n} ${what}${n === 1 ? "" : "s"}${f} in ${Math.round(res.took_ms)} ms · ${res.index_size} images indexed`;
+  const plural = what.endsWith("ch") || what.endsWith("s") ? `${what}es` : `${what}s`;
+  return `${n} ${n === 1 ? what : plural}${f} in ${Math.round(res.took_ms)} ms · ${res.index_size} images indexed`;
 }
 
 // ---- the four ways to look ------------------------------------------------------------------
