@@ -96,6 +96,20 @@ def test_huge_jpeg_reports_its_true_size_not_the_draft_and_costs_a_fraction_of_a
     assert t_meta < t_decode / 10, (t_meta, t_decode)
 
 
+def test_catalog_columns(tmp_path):
+    p = tmp_path / "c.jpg"
+    photo((640, 480)).save(p, exif=full_exif(orientation=8), xmp=XMP)
+    cols = read_metadata(p).columns()
+    assert cols == {"width": 480, "height": 640, "camera": "Canon EOS 5D Mark II",
+                    "taken_at": datetime(2021, 7, 4, 13, 30, tzinfo=timezone.utc).timestamp(),
+                    "gps_lat": pytest.approx(48.8568), "gps_lon": pytest.approx(-2.2945),
+                    "description": "Harbour at dusk | Evening at Etretat boats harbour beach sunset & sea"}
+    p2 = tmp_path / "bare.png"
+    photo((10, 20)).save(p2)
+    assert read_metadata(p2).columns() == {"width": 10, "height": 20, "taken_at": None, "camera": None,
+                                           "gps_lat": None, "gps_lon": None, "description": None}
+
+
 def test_bytes_and_path_agree(tmp_path):
     p = tmp_path / "a.webp"
     photo().save(p, "WEBP", exif=full_exif(), xmp=XMP)

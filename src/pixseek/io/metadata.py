@@ -78,6 +78,12 @@ class ImageMeta:
             return model if model.lower().startswith(make.split()[0].lower()) else f"{make} {model}"
         return model or make
 
+    def columns(self) -> dict:
+        """The catalog's columns for this file (``files``: width, height, taken_at, camera, gps_lat, gps_lon, description)."""
+        lat, lon = self.gps if self.gps is not None else (None, None)
+        return {"width": self.width, "height": self.height, "taken_at": self.taken_at_unix, "camera": self.camera,
+                "gps_lat": lat, "gps_lon": lon, "description": self.text or None}
+
     @property
     def text(self) -> str:
         """Everything a text search may match: description and keywords, one string."""
