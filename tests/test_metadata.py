@@ -180,6 +180,18 @@ def test_malformed_fields_are_none_each_on_its_own(tmp_path):
     assert m.camera == "Nikon"
 
 
+def test_unicode_keywords_and_camera_placeholders(tmp_path):
+    ex = Image.Exif()
+    ex[0x010E] = "OLYMPUS DIGITAL CAMERA"  # what the camera writes, not what the picture shows
+    ex[0x9C9E] = "猫;Köln".encode("utf-16-le")
+    ex[0x9C9B] = "夏の海".encode("utf-16-le")
+    ex[0x010F], ex[0x0110] = "Apple", "iPhone 12"
+    p = tmp_path / "u.jpg"
+    photo().save(p, exif=ex)
+    m = read_metadata(p)
+    assert m.keywords == ("猫", "Köln") and m.description == "夏の海" and m.camera == "Apple iPhone 12"
+
+
 def test_date_without_offset_is_read_as_utc_wall_clock(tmp_path):
     ex = Image.Exif()
     ex[0x0132] = "2019:12:31 23:59:58"  # DateTime only

@@ -133,10 +133,11 @@ def _from_header(im: Image.Image) -> ImageMeta:
         make = _field(lambda: _clean(exif.get(_T.Make)))
         model = _field(lambda: _clean(exif.get(_T.Model)))
         gps = _field(lambda: _gps(exif.get_ifd(_IFD.GPSInfo)))
-        for tag in (_T.ImageDescription, _T.XPTitle, _T.XPSubject, _T.XPComment):
-            texts.append(_field(lambda tag=tag: _clean(exif.get(tag))) or "")
+        texts.append(_field(lambda: _clean(exif.get(_T.ImageDescription))) or "")
+        for tag in (_T.XPTitle, _T.XPSubject, _T.XPComment):
+            texts.append(_field(lambda tag=tag: _clean(exif.get(tag), utf16=True)) or "")
         texts.append(_field(lambda: _user_comment(exif.get_ifd(_IFD.Exif).get(_T.UserComment))) or "")
-        keywords += _field(lambda: _split_keywords(_clean(exif.get(_T.XPKeywords))), [])
+        keywords += _field(lambda: _split_keywords(_clean(exif.get(_T.XPKeywords), utf16=True)), [])
     if xmp:
         keywords += _field(lambda: _xmp_list(xmp, "dc:subject"), [])
         texts += _field(lambda: _xmp_list(xmp, "dc:title") + _xmp_list(xmp, "dc:description"), [])
@@ -172,21 +173,25 @@ def _xmp(im: Image.Image) -> str | None:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
-def _clean(value) -> str | None:
-    """A tag value as trimmed text: bytes (ASCII / UTF-8, or UTF-16LE for the XP* tags), tuples of byte values."""
+def _clean(value, utf16: bool = False) -> str | None:
+    """A tag value as trimmed text: bytes (UTF-8; UTF-16LE with ``utf16``, the XP* tags), tuples of byte values.
+    Placeholders cameras write into ImageDescription ("OLYMPUS DIGITAL CAMERA") are dropped."""
     if value is None:
         return None
     if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
         value = bytes(value)
     if isinstance(value, bytes):
-        if len(value) >= 2 and value[1::2].count(0) >= len(value) // 4:  # XP* tags are UTF-16LE
-            value = value.decode("utf-16-le", "replace")
-        else:
-            value = value.decode("utf-8", "replace")
+        value = value.decode("utf-16-le" if utf16 else "utf-8", "replace")
     if not isinstance(value, str):
         return None
     value = value.replace("\x00", " ").strip()
+    if value.upper() in _PLACEHOLDERS:
+        return None
     return value[:MAX_TEXT] or None
+
+
+_PLACEHOLDERS = frozenset({"OLYMPUS DIGITAL CAMERA", "SONY DSC", "DIGITAL CAMERA", "KODAK DIGITAL STILL CAMERA",
+                           "SAMSUNG DIGITAL CAMERA", "MINOLTA DIGITAL CAMERA", "DEFAULT", "DCIM", "DCF 1.0"})
 
 
 def _user_comment(value) -> str | None:
