@@ -159,3 +159,27 @@ def test_filters_select_in_sql(tmp_path):
         exclude = lib.query_items(lib.vector_ids_of(photos[0]), 3, stack=False)[0]
         assert photos[0] not in {h.path for h in exclude}
         assert np.isclose(lib.query(q, 1)[0][0].score, 1.0, atol=1e-4)
+
+
+def test_true_sizes_and_exif_metadata_are_stored_and_filter(tmp_path):
+    from datetime import date
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    big = Image.open(GALLERY / "coffee.jpg").convert("RGB").resize((4224, 3168))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned: stored as 3168 x 4224
+    exif[0x010F], exif[0x0110] = "Canon", "Canon EOS 5D"
+    exif.get_ifd(0x8769)[0x9003] = "2019:07:04 12:00:00"
+    big.save(folder / "big.jpg", exif=exif, quality=85)
+    Image.open(GALLERY / "chelsea.jpg").convert("RGB").resize((1000, 750)).save(folder / "small.png")
+    with open_library(tmp_path / "m.db") as lib:
+        lib.ingest(folder)
+        rows = {os.path.basename(r.path): r for r in lib.items()}
+        assert (rows["big.jpg"].width, rows["big.jpg"].height) == (3168, 4224)  # not the draft decode's size
+        assert (rows["small.png"].width, rows["small.png"].height) == (1000, 750)
+        assert rows["big.jpg"].camera == "Canon EOS 5D"
+        q = lib.vectors(lib.item_ids())
+        july = lib.query(q[:1], 5, Filter(since=date(2019, 7, 1), until=date(2019, 7, 31)), stack=False)[0]
+        assert [os.path.basename(h.path) for h in july] == ["big.jpg"]
+        assert [os.path.basename(h.path) for h in lib.query(q[:1], 5, Filter(camera="eos"), stack=False)[0]] == ["big.jpg"]

@@ -30,11 +30,12 @@ from PIL import Image
 from pixseek import faults
 from pixseek.encoders import Encoder
 from pixseek.encoders.base import Embedding
-from pixseek.errors import EmptyLibraryError, PixseekError
+from pixseek.errors import EmptyLibraryError, ImageError, PixseekError
 from pixseek.index import VectorIndex, create_index, load_index
 from pixseek.index.auto import resolve_kind
 from pixseek.io import IMAGE_EXTENSIONS, walk_files
 from pixseek.io.hashes import hamming
+from pixseek.io.metadata import read_metadata
 from pixseek.io.video import VIDEO_EXTENSIONS, is_video
 from pixseek.preprocess import load_for
 from pixseek.search import video as video_source
@@ -277,6 +278,7 @@ class Library:
             prune = False
             if paths:
                 self.catalog.add_roots(sorted({os.path.dirname(p) for p in paths}))
+        self._backfill_metadata(prefix)
         known = self.catalog.file_states(prefix)
         todo: list[str] = []
         for p in paths:
@@ -299,6 +301,18 @@ class Library:
                     self._apply(removed=self.catalog.remove_files(gone))
                 report.removed = len(gone)
         return todo, known
+
+    def _backfill_metadata(self, prefix: str | None) -> None:
+        """Files stored by a release that did not read header metadata get it now (true size, date
+        taken, camera, GPS; ~4 ms a file, no decode), once, on the next ingest of their folder."""
+        for start in range(0, len(paths := self.catalog.files_without_metadata(prefix)), 500):
+            rows = []
+            for p in paths[start:start + 500]:
+                try:
+                    rows.append((p, read_metadata(p).columns()))
+                except (ImageError, OSError):
+                    rows.append((p, None))
+            self.catalog.set_metadata(rows)
 
     def finish(self, report: IndexReport, t0: float) -> None:
         """After the last batch: record the errors not recorded with a batch (videos), switch index

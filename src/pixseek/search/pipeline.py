@@ -17,6 +17,7 @@ import numpy as np
 from pixseek.errors import ImageError
 from pixseek.io import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS, load_image, read_bounded
 from pixseek.io.hashes import phash
+from pixseek.io.metadata import read_metadata
 from pixseek.preprocess import PreprocessConfig, build_transform
 
 MAX_FILE_BYTES = DEFAULT_MAX_FILE_BYTES  # 512 MiB
@@ -53,10 +54,11 @@ def read_and_decode(path: str, transform, cfg: PreprocessConfig, known_sha: str 
     try:
         im = load_image(path, data=io.BytesIO(data), max_pixels=max_pixels, min_side=cfg.min_decode_side,
                         background=cfg.background)
+        meta = read_metadata(path, data).columns()  # the true size (not the draft decode's), date taken, camera...
     except ImageError as err:
         return Decoded(path, None, sha, st.st_size, st.st_mtime_ns, error=err)
-    w, h = im.size
-    return Decoded(path, transform(im), sha, st.st_size, st.st_mtime_ns, w, h, meta={"phash": phash(im)})
+    w, h = meta.pop("width") or im.width, meta.pop("height") or im.height
+    return Decoded(path, transform(im), sha, st.st_size, st.st_mtime_ns, w, h, meta=meta | {"phash": phash(im)})
 
 
 DECODE_NICE = 10

@@ -12,7 +12,7 @@ from pixseek import backends, settings
 from pixseek.encoders import Encoder, create_encoder
 from pixseek.errors import EmptyLibraryError, ModelMismatchError
 from pixseek.search.library import Extra, Library
-from pixseek.search.relevance import relevance_floor
+from pixseek.encoders.relevance import relevance_floor
 from pixseek.search.pipeline import batched, decode_stream
 from pixseek.store import Catalog
 

@@ -88,6 +88,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE files ADD COLUMN gps_lon REAL;
     ALTER TABLE files ADD COLUMN description TEXT;
     ALTER TABLE files ADD COLUMN phash INTEGER;
+    ALTER TABLE files ADD COLUMN meta_version INTEGER;
     CREATE INDEX files_taken ON files(taken_at);
     CREATE INDEX files_camera ON files(camera);
     CREATE INDEX tags_tag_score ON tags(tag, score);
@@ -352,7 +353,7 @@ class Catalog:
                     db.execute("DELETE FROM vectors WHERE file_id=?", (row[0],))
                     db.execute(
                         "UPDATE files SET size=?, mtime_ns=?, sha256=?, kind=?, width=?, height=?, indexed_at=?, "
-                        "taken_at=?, camera=?, gps_lat=?, gps_lon=?, description=?, phash=? WHERE id=?",
+                        "taken_at=?, camera=?, gps_lat=?, gps_lon=?, description=?, phash=?, meta_version=1 WHERE id=?",
                         (f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now, f.taken_at, f.camera,
                          f.gps_lat, f.gps_lon, f.description, f.phash, row[0]),
                     )
@@ -360,7 +361,7 @@ class Catalog:
                 else:
                     file_id = db.execute(
                         "INSERT INTO files(path, size, mtime_ns, sha256, kind, width, height, indexed_at, "
-                        "taken_at, camera, gps_lat, gps_lon, description, phash) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "taken_at, camera, gps_lat, gps_lon, description, phash, meta_version) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
                         (f.path, f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now, f.taken_at,
                          f.camera, f.gps_lat, f.gps_lon, f.description, f.phash),
                     ).lastrowid
@@ -652,3 +653,24 @@ class Catalog:
     def roots(self) -> list[str] | None:
         raw = self.get_meta("roots")
         return json.loads(raw) if raw else None
+
+    def files_without_metadata(self, prefix: str | None = None) -> list[str]:
+        """Image files written before header metadata was stored (a catalog of schema < 6)."""
+        sql = "SELECT path FROM files WHERE kind='image' AND meta_version IS NULL"
+        args: tuple = ()
+        if prefix is not None:
+            sql += " AND substr(path, 1, ?) = ?"
+            args = (len(prefix), prefix)
+        with self._lock:
+            return [r[0] for r in self._db.execute(sql + " ORDER BY path", args)]
+
+    def set_metadata(self, rows: Iterable[tuple[str, dict | None]]) -> None:
+        """Fill header metadata of stored files (``None``: unreadable now; marked read all the same)."""
+        cols = ("width", "height", "taken_at", "camera", "gps_lat", "gps_lon", "description")
+        with self.transaction() as db:
+            for path, meta in rows:
+                if meta is None:
+                    db.execute("UPDATE files SET meta_version=1 WHERE path=?", (path,))
+                else:
+                    db.execute(f"UPDATE files SET {', '.join(c + '=?' for c in cols)}, meta_version=1 WHERE path=?",
+                               (*(meta.get(c) for c in cols), path))
