@@ -183,3 +183,17 @@ def test_true_sizes_and_exif_metadata_are_stored_and_filter(tmp_path):
         july = lib.query(q[:1], 5, Filter(since=date(2019, 7, 1), until=date(2019, 7, 31)), stack=False)[0]
         assert [os.path.basename(h.path) for h in july] == ["big.jpg"]
         assert [os.path.basename(h.path) for h in lib.query(q[:1], 5, Filter(camera="eos"), stack=False)[0]] == ["big.jpg"]
+
+
+@pytest.mark.parametrize("point", ["atomic.before_replace", "ingest.after_catalog:2", "save.after_index_file"])
+def test_killed_writer_loses_nothing_and_leaves_no_temporaries(tmp_path, point):
+    """A writer killed (SIGKILL, by a fault-injection point) mid-save or between catalog and index:
+    the next run finds every committed image and removes the half-written temporaries."""
+    photos = distinct_photos(tmp_path / "p", 16)
+    db = tmp_path / "k.db"
+    killed = run_cli("index", tmp_path / "p", "--db", db, "--batch-size", "4", check=False,
+                     env={"PIXSEEK_FAULT": point})
+    assert killed.returncode == -9, killed.stderr
+    run_cli("index", tmp_path / "p", "--db", db, "--batch-size", "4")
+    assert_all_rank1(db, photos)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -1,13 +1,12 @@
 """Thumbnails, generated once per (content hash, size) and kept on disk next to the catalog."""
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 from pathlib import Path
 
 from PIL import Image
 
+from pixseek.atomic import atomic_write
 from pixseek.io import load_image
 from pixseek.io.video import frame_at
 
@@ -55,12 +54,4 @@ class ThumbnailCache:
         kwargs = {"min_side": self.px} if self.max_pixels is None else {"min_side": self.px, "max_pixels": self.max_pixels}
         im = load_image(source, **kwargs) if t_sec is None else frame_at(source, t_sec, short_side=self.px)
         im.thumbnail((self.px, self.px), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                im.save(fh, "JPEG", quality=THUMB_QUALITY, optimize=True, progressive=True)
-            os.replace(tmp, target)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(target, lambda tmp: im.save(tmp, "JPEG", quality=THUMB_QUALITY, optimize=True, progressive=True))

@@ -1,13 +1,13 @@
 """The index contract: array in, array out (faiss style)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+
+from pixseek.atomic import atomic_write
 
 
 class VectorIndex(ABC):
@@ -55,16 +55,7 @@ class VectorIndex(ABC):
 
     def save(self, path: str | Path) -> None:
         """Atomic: write a temporary file beside ``path``, then rename over it."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            self._write(Path(tmp))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(path, self._write)
 
     @classmethod
     def load(cls, path: str | Path) -> "VectorIndex":

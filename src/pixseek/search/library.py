@@ -45,7 +45,7 @@ from pixseek.search.tags import DEFAULT_TAGS, LabelVocabulary, TagPolicy
 from pixseek.search.types import Hit, IndexReport
 from pixseek.store import Catalog
 from pixseek.store.catalog import FileState, ItemRow, NewFile, normalize_tag
-from pixseek.store.layout import LibraryLayout, WriterLock, atomic_write_text
+from pixseek.store.layout import LibraryLayout, WriterLock, atomic_write_text, remove_stale
 
 log = logging.getLogger("pixseek")
 
@@ -189,6 +189,8 @@ class Library:
             return
         with self.writer.hold():
             self.sync()
+            for side in (self.layout.index, *self.layout.files()):
+                remove_stale(side)  # left by a writer killed mid-save (saves only happen under this lock)
             self.index.save(self.layout.index)
             faults.point("save.after_index_file")
             meta = {"generation": self._gen, "kind": self.index_kind, "ntotal": self.index.ntotal,

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from pixseek.atomic import atomic_write, atomic_write_bytes, atomic_write_text, remove_stale
+
+__all__ = ["LibraryLayout", "WriterLock", "atomic_write", "atomic_write_bytes", "atomic_write_text", "remove_stale"]
 
 
 @dataclass(frozen=True)
@@ -62,27 +65,9 @@ class LibraryLayout:
     def cache(self) -> Path:
         return self._side(".cache")
 
-
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a unique temporary path beside ``path``, then move it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    atomic_write(path, lambda tmp: tmp.write_bytes(data))
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    def files(self) -> list[Path]:
+        """The sidecar files whose killed writes may leave temporaries (index, its metadata and stores)."""
+        return sorted(p for p in self.db.parent.glob(self.db.name + ".index*") if not p.name.endswith(".tmp"))
 
 
 class WriterLock:
