@@ -197,3 +197,41 @@ def test_killed_writer_loses_nothing_and_leaves_no_temporaries(tmp_path, point):
     run_cli("index", tmp_path / "p", "--db", db, "--batch-size", "4")
     assert_all_rank1(db, photos)
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_uploads_through_the_server_while_pixseek_index_runs(tmp_path):
+    """Two writers of different kinds on one catalog: a server taking uploads (its write thread) and
+    a `pixseek index` process. Every uploaded and every indexed image is found at rank 1, through the
+    running server (which replays the other writer's commits) and through a fresh CLI."""
+    import httpx
+
+    from api_fixtures import API_KEY, live_server
+    from pixseek.api import ApiSettings
+
+    db = tmp_path / "u.db"
+    seed = distinct_photos(tmp_path / "seed", 4, offset=200)
+    uploads = distinct_photos(tmp_path / "up", 24, offset=100)
+    folder = distinct_photos(tmp_path / "idx", 40)
+    with open_library(db) as lib:
+        lib.ingest(tmp_path / "seed")
+        with live_server(lib, ApiSettings(api_key=API_KEY)) as base:
+            proc = cli_proc("index", tmp_path / "idx", "--db", db, "--batch-size", "4")
+            with httpx.Client(base_url=base, timeout=300, headers={"X-API-Key": API_KEY}) as c:
+                stored = []
+                for p in uploads:
+                    with open(p, "rb") as fh:
+                        r = c.post("/api/items", files=[("files", (os.path.basename(p), fh, "image/jpeg"))])
+                    assert r.status_code == 200, r.text
+                    stored += [it["path"] for it in r.json()["items"]]
+                _, err = proc.communicate(timeout=600)
+                assert proc.returncode == 0, err
+                assert len(stored) == len(uploads)
+                for p in [*stored[::3], *folder[::5], *seed]:
+                    with open(p, "rb") as fh:
+                        r = c.post("/api/search/image", files={"file": ("q.jpg", fh, "image/jpeg")},
+                                   params={"k": 1, "stack": "false"})
+                    assert r.json()["hits"][0]["path"] == p
+                assert c.get("/readyz").status_code == 200
+    info = json.loads(run_cli("info", "--db", db, "--json").stdout)
+    assert info["files"] == info["vectors"] == info["index_ntotal"] == len(seed) + len(uploads) + len(folder)
+    assert_all_rank1(db, [*seed, *stored, *folder])
