@@ -109,7 +109,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     ap.add_argument("--queries", type=int, default=60)
     args = ap.parse_args()
-    with tempfile.TemporaryDirectory(dir=ROOT / "bench")  # beside the repo data (ignored: bench/tmp*/) as tmp:
+    with tempfile.TemporaryDirectory(dir=ROOT / "bench") as tmp:  # beside the repo (ignored: bench/tmp*/)
         rows = []
         base = None
         for n in [0, *args.sizes]:
