@@ -1,0 +1,178 @@
+"""Relevance feedback ("more like these, less like those") and query expansion without clicks.
+
+Arrays in, arrays out: nothing here reads the catalog or the index. The caller fetches the vectors of
+the query and of the marked items, a sample of the collection (the background), searches the index
+with the refined query and re-ranks the shortlist with :meth:`Refined.score`::
+
+    fb = Feedback("svm")                                  # or "rocchio"
+    validate_marks(like_ids, unlike_ids, known_ids)       # FeedbackError: unknown ids, too many, overlap
+    refined = fb.fit(query_vecs, like_vecs, unlike_vecs, background_vecs)
+    scores, ids = index.search(refined.query[None], k)    # linear: this order IS the refined order
+    order = refined.score(vectors_of(ids)).argsort()[::-1]   # a no-op re-rank for both methods today
+
+Methods (bench/feedback.py measures them against each other, same run):
+
+- ``"rocchio"``: q' = alpha q + beta mean(like) - gamma mean(unlike) (SMART weights 1, 0.75, 0.15).
+- ``"svm"``: exemplar-SVM style. A linear SVM (scikit-learn's liblinear) separates the query and the
+  liked items from the unliked items and a sample of the collection; its unit weight vector is added
+  to the Rocchio query with weight ``mix``. Still one vector, so the refined search is one index
+  search: the score is linear in the item vector and the constant bias does not change the order.
+
+Query expansion (no clicks): :func:`alpha_qe` (alpha-weighted average query expansion, Radenovic et al.
+2018) and :func:`dba` (database-side augmentation, the same average applied to every stored vector).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.svm import LinearSVC
+
+from pixseek.errors import FeedbackError
+
+METHODS = ("rocchio", "svm")
+MAX_MARKS = 20
+
+
+def validate_marks(like_ids: Iterable[int], unlike_ids: Iterable[int], known_ids: Iterable[int],
+                   max_marks: int = MAX_MARKS) -> tuple[list[int], list[int]]:
+    """Check the marks of one refined search -> (like ids, unlike ids), each de-duplicated in order.
+
+    Raises :class:`FeedbackError` for a mark that is not an id in ``known_ids``, more than ``max_marks``
+    marks in all, or an id marked both like and unlike."""
+    like = list(dict.fromkeys(int(i) for i in like_ids))
+    unlike = list(dict.fromkeys(int(i) for i in unlike_ids))
+    if len(like) + len(unlike) > max_marks:
+        raise FeedbackError(f"{len(like) + len(unlike)} marks; at most {max_marks} (like and unlike together)")
+    both = sorted(set(like) & set(unlike))
+    if both:
+        raise FeedbackError(f"marked both like and unlike: {', '.join(map(str, both))}")
+    known = known_ids if isinstance(known_ids, (set, frozenset, dict)) else set(int(i) for i in known_ids)
+    unknown = [i for i in like + unlike if i not in known]
+    if unknown:
+        raise FeedbackError(f"unknown item id(s): {', '.join(map(str, unknown))}")
+    return like, unlike
+
+
+def _rows(x, dim: int | None, what: str) -> np.ndarray:
+    a = np.asarray(x, np.float32)
+    if a.size == 0:
+        return np.zeros((0, dim or 0), np.float32)
+    if a.ndim == 1:
+        a = a[None]
+    if a.ndim != 2 or (dim is not None and a.shape[1] != dim):
+        raise FeedbackError(f"{what}: expected vectors of dimension {dim}, got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise FeedbackError(f"{what}: vectors contain NaN or infinity")
+    return a
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return (v / n).astype(np.float32) if n > 0 else v.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Refined:
+    """A refined query: search the index with :attr:`query`; :meth:`score` ranks any vectors with it."""
+
+    query: np.ndarray  # (d,) unit float32
+    method: str
+
+    def score(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, d) vectors -> (n,) scores, higher is better (the inner product with :attr:`query`)."""
+        return np.asarray(vectors, np.float32) @ self.query
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A re-ranker from marks; :meth:`fit` is all there is (no state between calls).
+
+    ``alpha``/``beta``/``gamma``: the Rocchio weights (query, mean of likes, mean of unlikes).
+    ``mix``: the weight of the SVM's unit normal added to the unit Rocchio query (``"svm"`` only).
+    ``c``: the SVM's regularisation (liblinear ``C``)."""
+
+    method: str = "svm"
+    alpha: float = 1.0
+    beta: float = 0.75
+    gamma: float = 0.15
+    mix: float = 1.0
+    c: float = 0.1
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise FeedbackError(f"unknown feedback method '{self.method}'; known: {', '.join(METHODS)}")
+
+    def rocchio(self, query: np.ndarray, like: np.ndarray, unlike: np.ndarray) -> np.ndarray:
+        q = self.alpha * _unit(query.mean(0)) if len(query) else np.zeros(query.shape[1], np.float32)
+        if len(like):
+            q = q + self.beta * like.mean(0)
+        if len(unlike):
+            q = q - self.gamma * unlike.mean(0)
+        return _unit(q)
+
+    def fit(self, query, like=(), unlike=(), background=()) -> Refined:
+        """query (m, d) or (d,): the query vector(s) (image and/or text; averaged); like (a, d), unlike
+        (b, d): the marked items' vectors; background (n, d): a sample of the collection, taken as
+        negatives by ``"svm"`` (a few hundred is plenty; ignored by ``"rocchio"``).
+
+        With no marks the answer is the (averaged) query itself."""
+        query = _rows(query, None, "query")
+        d = query.shape[1] if query.size else None
+        like, unlike = _rows(like, d, "like"), _rows(unlike, d, "unlike")
+        d = d or (like.shape[1] if like.size else unlike.shape[1] if unlike.size else None)
+        if d is None:
+            raise FeedbackError("nothing to refine: no query vector and no marks")
+        query = query if query.size else np.zeros((0, d), np.float32)
+        like = like if like.size else np.zeros((0, d), np.float32)
+        unlike = unlike if unlike.size else np.zeros((0, d), np.float32)
+        background = _rows(background, d, "background")
+        q = self.rocchio(query, like, unlike)
+        if self.method == "rocchio" or (len(like) == 0 and len(unlike) == 0):
+            return Refined(q, self.method)
+        pos = np.concatenate([query, like])
+        neg = np.concatenate([unlike, background]) if len(background) else unlike
+        if len(pos) == 0 or len(neg) == 0:
+            return Refined(q, "rocchio")  # one class only: nothing to separate
+        x = np.concatenate([pos, neg])
+        y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
+        svm = LinearSVC(C=self.c, class_weight="balanced", loss="hinge", dual=True, max_iter=2000, tol=1e-3)
+        svm.fit(x, y)
+        w = _unit(svm.coef_[0].astype(np.float32))
+        return Refined(_unit(q + self.mix * w), self.method)
+
+
+# -- query expansion without clicks ---------------------------------------------------------------
+def alpha_qe(query: np.ndarray, neighbours: np.ndarray, scores: np.ndarray, alpha: float = 3.0,
+             n: int | None = None) -> np.ndarray:
+    """alpha-QE: query (d,) or (m, d); neighbours (n, d) or (m, n, d) its nearest stored vectors, best
+    first, with their similarities ``scores`` (n,) or (m, n) -> the expanded unit query/queries:
+    q + sum_i max(s_i, 0)^alpha x_i over the top ``n`` (all given when None)."""
+    q = np.asarray(query, np.float32)
+    nb, s = np.asarray(neighbours, np.float32), np.asarray(scores, np.float32)
+    single = q.ndim == 1
+    if single:
+        q, nb, s = q[None], nb[None], s[None]
+    if n is not None:
+        nb, s = nb[:, :n], s[:, :n]
+    w = np.clip(np.nan_to_num(s, nan=0.0, neginf=0.0), 0, None) ** alpha
+    out = q + np.einsum("mn,mnd->md", w, nb)
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out[0] if single else out
+
+
+def dba(vectors: np.ndarray, neighbour_ids: np.ndarray, neighbour_scores: np.ndarray, alpha: float = 3.0,
+        n: int | None = None) -> np.ndarray:
+    """Database-side augmentation: vectors (N, d); neighbour_ids (N, k) row i's nearest stored rows
+    (positions into ``vectors``; itself and -1 padding are skipped), neighbour_scores (N, k) -> (N, d)
+    unit vectors x_i + sum_j max(s_ij, 0)^alpha x_j over the top ``n``."""
+    x = np.asarray(vectors, np.float32)
+    ids, s = np.asarray(neighbour_ids, np.int64), np.asarray(neighbour_scores, np.float32)
+    if n is not None:
+        ids, s = ids[:, :n], s[:, :n]
+    keep = (ids >= 0) & (ids != np.arange(len(x))[:, None])
+    w = np.where(keep, np.clip(np.nan_to_num(s, nan=0.0, neginf=0.0), 0, None) ** alpha, 0.0).astype(np.float32)
+    out = x + np.einsum("nk,nkd->nd", w, x[np.where(keep, ids, 0)])
+    out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
