@@ -41,7 +41,7 @@ def _ranks(scores: np.ndarray, names: list[str], excluded: set[str]) -> dict[str
     return {n: r for r, n in enumerate(order)}
 
 
-@pytest.mark.parametrize("method", ["rocchio", "svm"])
+@pytest.mark.parametrize("method", ["rocchio", "ridge"])
 def test_like_pulls_the_liked_items_neighbours_up(collection, method):
     x, names = collection
     at = {n: i for i, n in enumerate(names)}
@@ -56,7 +56,7 @@ def test_like_pulls_the_liked_items_neighbours_up(collection, method):
     assert sorted(after[c] for c in copies) == [0, 1, 2], after
 
 
-@pytest.mark.parametrize("method", ["rocchio", "svm"])
+@pytest.mark.parametrize("method", ["rocchio", "ridge"])
 def test_unlike_pushes_the_unliked_items_neighbours_down(collection, method):
     x, names = collection
     at = {n: i for i, n in enumerate(names)}
@@ -72,12 +72,12 @@ def test_unlike_pushes_the_unliked_items_neighbours_down(collection, method):
     assert {n for n, r in after.items() if r < 3} == {"coffee", "coffee~0", "coffee~2"}
 
 
-def test_svm_gives_the_liked_class_more_of_the_top_than_the_plain_query(collection):
+def test_ridge_gives_the_liked_class_more_of_the_top_than_the_plain_query(collection):
     x, names = collection
     at = {n: i for i, n in enumerate(names)}
     # query: a cat crop; the user likes one cat copy and dislikes the astronaut the plain query confuses it with
     q = at["chelsea~1"]
-    refined = Feedback("svm").fit(x[q], x[[at["chelsea~0"]]], x[[at["astronaut"]]], x)
+    refined = Feedback("ridge").fit(x[q], x[[at["chelsea~0"]]], x[[at["astronaut"]]], x)
     excluded = {"chelsea~1", "chelsea~0", "astronaut"}
     after = _ranks(refined.score(x), names, excluded)
     assert after["chelsea"] <= 1 and after["chelsea~2"] <= 1, after
@@ -85,7 +85,7 @@ def test_svm_gives_the_liked_class_more_of_the_top_than_the_plain_query(collecti
 
 def test_no_marks_is_the_plain_query(collection):
     x, _ = collection
-    for method in ("rocchio", "svm"):
+    for method in ("rocchio", "ridge"):
         r = Feedback(method).fit(x[0], (), (), x)
         assert isinstance(r, Refined) and np.allclose(r.query, x[0], atol=1e-6)
     # several query vectors (image + text, say) are averaged
@@ -99,7 +99,7 @@ def test_refined_query_is_one_vector_for_the_index(collection):
     x, names = collection
     index = FlatIndex(x.shape[1])
     index.add(x, np.arange(len(x)))
-    refined = Feedback("svm").fit(x[0], x[[3, 5]], x[[7]], x)
+    refined = Feedback("ridge").fit(x[0], x[[3, 5]], x[[7]], x)
     assert refined.query.shape == (x.shape[1],) and abs(np.linalg.norm(refined.query) - 1) < 1e-5
     _, ids = index.search(refined.query[None], len(x))
     assert list(ids[0][:10]) == list(np.argsort(-refined.score(x), kind="stable")[:10])
@@ -122,9 +122,9 @@ def test_validate_marks():
 def test_bad_vectors_are_typed_errors(collection):
     x, _ = collection
     with pytest.raises(FeedbackError, match="dimension"):
-        Feedback("svm").fit(x[0], x[:2, :10], ())
+        Feedback("ridge").fit(x[0], x[:2, :10], ())
     with pytest.raises(FeedbackError, match="NaN"):
-        Feedback("svm").fit(x[0], np.full((1, x.shape[1]), np.nan), ())
+        Feedback("ridge").fit(x[0], np.full((1, x.shape[1]), np.nan), ())
     with pytest.raises(FeedbackError, match="unknown feedback method"):
         Feedback("magic")
     with pytest.raises(FeedbackError, match="nothing to refine"):
