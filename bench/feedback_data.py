@@ -33,13 +33,15 @@ def _embed(name: str, paths: list[str], labels: list[int]) -> tuple[np.ndarray, 
     return vectors, np.asarray(labels, np.int64)
 
 
-def emoji_set(classes: int = 400, seed: int = 0):
-    """(vectors, labels, query indices) for ``classes`` emoji drawn with ``seed``."""
+def emoji_set(classes: int | None = 400, seed: int = 0):
+    """(vectors, labels, query indices) for ``classes`` emoji drawn with ``seed`` (None: all of them)."""
     folder = emoji.build()
     names = sorted(p.name for p in folder.iterdir() if p.is_dir())
     paths = [str(p) for n in names for p in sorted((folder / n).glob("*.png"))]
     labels = [names.index(Path(p).parent.name) for p in paths]
     vectors, labels = _embed("emoji-all", paths, labels)
+    if classes is None:
+        return vectors, labels, np.arange(len(labels))
     rng = np.random.default_rng(seed)
     keep = np.isin(labels, rng.choice(np.unique(labels), classes, replace=False))
     vectors, labels = vectors[keep], labels[keep]

@@ -61,7 +61,7 @@ def validate_marks(like_ids: Iterable[int], unlike_ids: Iterable[int], known_ids
 def _rows(x, dim: int | None, what: str) -> np.ndarray:
     a = np.asarray(x, np.float32)
     if a.size == 0:
-        return np.zeros((0, dim or 0), np.float32)
+        return a.reshape(0, dim or 0)
     if a.ndim == 1:
         a = a[None]
     if a.ndim != 2 or (dim is not None and a.shape[1] != dim):
@@ -109,42 +109,45 @@ class Feedback:
         if self.method not in METHODS:
             raise FeedbackError(f"unknown feedback method '{self.method}'; known: {', '.join(METHODS)}")
 
-    @staticmethod
-    def _rocchio(query, like, unlike, alpha, beta, gamma) -> np.ndarray:
-        q = alpha * _unit(query.mean(0)) if len(query) else np.zeros(like.shape[1], np.float32)
-        if len(like):
-            q = q + beta * like.mean(0)
-        if len(unlike):
-            q = q - gamma * unlike.mean(0)
-        return _unit(q)
-
     def fit(self, query, like=(), unlike=(), background=()) -> Refined:
         """query (m, d) or (d,): the query vector(s) (image and/or text; averaged); like (a, d), unlike
-        (b, d): the marked items' vectors; background (n, d): a sample of the collection (a few hundred
-        rows; only its mean is used, by ``"ridge"``) or its precomputed mean as one row.
+        (b, d): the marked items' vectors; background (n, d): a sample of the collection (only its mean
+        is used, by ``"ridge"``) or, cheaper, that mean precomputed as one row.
 
-        With no marks the answer is the (averaged) query itself."""
+        With no marks the answer is the (averaged, unit) query itself."""
         query = _rows(query, None, "query")
-        d = query.shape[1] if query.size else None
+        d = query.shape[1] if len(query) else None
         like, unlike = _rows(like, d, "like"), _rows(unlike, d, "unlike")
-        d = d or (like.shape[1] if like.size else unlike.shape[1] if unlike.size else None)
+        d = d or (like.shape[1] if len(like) else unlike.shape[1] if len(unlike) else None)
         if d is None:
             raise FeedbackError("nothing to refine: no query vector and no marks")
-        query, like, unlike = (a if a.size else np.zeros((0, d), np.float32) for a in (query, like, unlike))
         background = _rows(background, d, "background")
+        like, unlike = like.reshape(-1, d), unlike.reshape(-1, d)
+        nq, na, nb = min(len(query), 1), len(like), len(unlike)
+        q0 = _unit(query.mean(0)) if nq else np.zeros(d, np.float32)
+        if not (na or nb):
+            return Refined(q0, self.method)
         if self.method == "rocchio":
-            return Refined(self._rocchio(query, like, unlike, self.alpha, self.beta, self.gamma), self.method)
-        q = self._rocchio(query, like, unlike, 1.0, 1.0, 0.5)
-        if len(like) == 0 and len(unlike) == 0:
-            return Refined(q, self.method)
-        q0 = query.mean(0, keepdims=True) if len(query) else query
-        neg = np.concatenate([unlike, background.mean(0, keepdims=True)]) if len(background) else unlike
-        x = np.concatenate([q0, like, neg])
-        y = np.r_[np.ones(len(q0) + len(like)), -np.ones(len(neg))].astype(np.float32)
-        gram = x @ x.T
-        gram[np.diag_indices_from(gram)] += self.ridge
-        w = _unit(x.T @ np.linalg.solve(gram, y))
-        return Refined(_unit(q + self.mix * w), self.method)
+            v = self.alpha * q0 + (self.beta * like.mean(0) if na else 0) - (self.gamma * unlike.mean(0) if nb else 0)
+            return Refined(_unit(np.asarray(v, np.float32)), self.method)
+        parts = [q0[None]] if nq else []
+        parts += [like, unlike]
+        if len(background):
+            parts.append(background.mean(0, keepdims=True) if len(background) > 1 else background)
+        x = np.concatenate(parts)  # every refined query is a combination x.T @ c of these rows
+        alpha, beta, gamma = 1.0, 1.0, 0.5  # the Rocchio part of "ridge"
+        c = np.zeros(len(x), np.float64)
+        c[:nq] = alpha
+        c[nq:nq + na] = beta / max(na, 1)
+        c[nq + na:nq + na + nb] = -gamma / max(nb, 1)
+        gram = (x @ x.T).astype(np.float64)
+        # the least-squares classifier in the dual: w = x.T @ (gram + ridge I)^-1 y
+        y = -np.ones(len(x))
+        y[:nq + na] = 1.0
+        a = np.linalg.solve(gram + self.ridge * np.eye(len(x)), y)
+        c = c / np.sqrt(max(c @ gram @ c, 1e-24)) + self.mix * a / np.sqrt(max(a @ gram @ a, 1e-24))
+        v = (c @ x).astype(np.float32) / np.float32(np.sqrt(max(c @ gram @ c, 1e-24)))
+        return Refined(v, self.method)
 
 
 # -- query expansion without clicks ---------------------------------------------------------------
