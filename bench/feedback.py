@@ -170,17 +170,18 @@ def main() -> None:
             t0 = time.perf_counter()
             sim = simulate(x, labels, queries, methods, seed)
             print(f"residual mAP (simulate: {time.perf_counter() - t0:.0f} s)")
-            print(f"{'round':6} {'method':8} {'queries':>7} {'plain':>7} {'refined':>7} {'gain':>7}")
+            print(f"{'round':6} {'method':10} {'queries':>7} {'plain':>7} {'refined':>7} {'gain':>7} {'gap closed':>10}")
             for (rnd, m), (p, r, nq) in sim.items():
-                print(f"{rnd:<6} {m:8} {nq:7d} {p:7.4f} {r:7.4f} {r / p - 1:+7.1%}")
+                print(f"{rnd:<6} {m:10} {nq:7d} {p:7.4f} {r:7.4f} {r / p - 1:+7.1%} {(r - p) / (1 - p):10.1%}")
             t = timing(x, methods, seed)
             print("time, 20 marks, flat index of the whole collection, median: plain "
                   f"{t['plain'] * 1e3:.3f} ms; " + "; ".join(
                       f"{m} {t[m] * 1e3:.3f} ms ({t[m] / t['plain']:.2f}x)" for m in methods))
-            e = expansion(x, labels, seed)
-            print(f"query expansion (n=10, alpha=3; {e['queries']} queries vs {e['db']} db): " + "; ".join(
-                f"{k} {e[k]:.4f}" for k in ("plain", "alpha-QE", "DBA", "DBA + alpha-QE"))
-                + f"; alpha-QE query time {e['qe_time_ratio']:.2f}x plain; DBA {e['dba_seconds']:.2f} s once")
+            for n in (3, 10):
+                e = expansion(x, labels, seed, n=n)
+                print(f"query expansion (n={n}, alpha=3; {e['queries']} queries vs {e['db']} db): " + "; ".join(
+                    f"{k} {e[k]:.4f}" for k in ("plain", "alpha-QE", "DBA", "DBA + alpha-QE"))
+                    + f"; alpha-QE query time {e['qe_time_ratio']:.2f}x plain; DBA {e['dba_seconds']:.2f} s once")
     x = emoji_set(None)[0]
     t = timing(x, methods, 0)
     print(f"\ntime on the whole emoji set ({len(x)} vectors), 20 marks, median: plain {t['plain'] * 1e3:.3f} ms; "

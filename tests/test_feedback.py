@@ -116,6 +116,11 @@ def test_validate_marks():
         validate_marks(range(15), range(15, 30), known)
     with pytest.raises(FeedbackError, match="at most 2"):
         validate_marks([1, 2], [3], known, max_marks=2)
+    with pytest.raises(FeedbackError, match="like: item ids are integers, got 'cat.jpg'"):
+        validate_marks(["3", "cat.jpg"], [], known)
+    with pytest.raises(FeedbackError, match="unlike: item ids are integers, got 2.5"):
+        validate_marks([], [2.5], known)
+    assert validate_marks(["3"], ["4"], range(10)) == ([3], [4])  # form fields arrive as strings
     assert issubclass(FeedbackError, ValueError)
 
 

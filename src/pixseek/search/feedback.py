@@ -28,7 +28,7 @@ Query expansion (no clicks): :func:`alpha_qe` (alpha-weighted average query expa
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,20 +38,33 @@ METHODS = ("rocchio", "ridge")
 MAX_MARKS = 20
 
 
+def _ids(values: Iterable, what: str) -> list[int]:
+    out = []
+    for v in values:
+        try:
+            i = int(v)
+        except (TypeError, ValueError):
+            raise FeedbackError(f"{what}: item ids are integers, got {v!r}") from None
+        if i != v and not isinstance(v, str):
+            raise FeedbackError(f"{what}: item ids are integers, got {v!r}")
+        out.append(i)
+    return list(dict.fromkeys(out))
+
+
 def validate_marks(like_ids: Iterable[int], unlike_ids: Iterable[int], known_ids: Iterable[int],
                    max_marks: int = MAX_MARKS) -> tuple[list[int], list[int]]:
     """Check the marks of one refined search -> (like ids, unlike ids), each de-duplicated in order.
 
-    Raises :class:`FeedbackError` for a mark that is not an id in ``known_ids``, more than ``max_marks``
-    marks in all, or an id marked both like and unlike."""
-    like = list(dict.fromkeys(int(i) for i in like_ids))
-    unlike = list(dict.fromkeys(int(i) for i in unlike_ids))
+    ``known_ids``: anything that answers ``in`` (a set, a range, the ids the catalog returned for the
+    marks) or an iterable of ids. Raises :class:`FeedbackError` for a mark that is not in ``known_ids``,
+    more than ``max_marks`` marks in all, or an id marked both like and unlike."""
+    like, unlike = _ids(like_ids, "like"), _ids(unlike_ids, "unlike")
     if len(like) + len(unlike) > max_marks:
         raise FeedbackError(f"{len(like) + len(unlike)} marks; at most {max_marks} (like and unlike together)")
     both = sorted(set(like) & set(unlike))
     if both:
         raise FeedbackError(f"marked both like and unlike: {', '.join(map(str, both))}")
-    known = known_ids if isinstance(known_ids, (set, frozenset, dict)) else set(int(i) for i in known_ids)
+    known = known_ids if isinstance(known_ids, Container) else set(int(i) for i in known_ids)
     unknown = [i for i in like + unlike if i not in known]
     if unknown:
         raise FeedbackError(f"unknown item id(s): {', '.join(map(str, unknown))}")
