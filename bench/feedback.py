@@ -163,14 +163,16 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--classes", type=int, default=400)
     a = ap.parse_args()
-    methods = {"rocchio": Feedback("rocchio"), "ridge": Feedback("ridge"), "ridge-nobg": NoBackground(Feedback("ridge"))}
+    methods = {"rocchio": Feedback("rocchio"), "ridge": Feedback("ridge"),
+               "ridge-nobg": NoBackground(Feedback("ridge"))}
     for seed in a.seeds:
         for name, (x, labels, queries) in dev_sets(seed, a.classes).items():
             print(f"\n== {name}, seed {seed}: {len(x)} vectors, {len(queries)} queries, dim {x.shape[1]}", flush=True)
             t0 = time.perf_counter()
             sim = simulate(x, labels, queries, methods, seed)
             print(f"residual mAP (simulate: {time.perf_counter() - t0:.0f} s)")
-            print(f"{'round':6} {'method':10} {'queries':>7} {'plain':>7} {'refined':>7} {'gain':>7} {'gap closed':>10}")
+            print(f"{'round':6} {'method':10} {'queries':>7} {'plain':>7} {'refined':>7} {'gain':>7} "
+                  f"{'gap closed':>10}")
             for (rnd, m), (p, r, nq) in sim.items():
                 print(f"{rnd:<6} {m:10} {nq:7d} {p:7.4f} {r:7.4f} {r / p - 1:+7.1%} {(r - p) / (1 - p):10.1%}")
             t = timing(x, methods, seed)

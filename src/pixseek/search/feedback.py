@@ -1,14 +1,17 @@
 """Relevance feedback ("more like these, less like those") and query expansion without clicks.
 
-Arrays in, arrays out: nothing here reads the catalog or the index. The caller fetches the vectors of
-the query and of the marked items, a sample of the collection (the background), searches the index
-with the refined query and re-ranks the shortlist with :meth:`Refined.score`::
+Arrays in, arrays out: nothing here reads the catalog or the index. The caller checks the marks,
+fetches the vectors of the query and of the marked items, and searches the index with the refined
+query::
 
-    fb = Feedback("ridge")                                # or "rocchio"
-    validate_marks(like_ids, unlike_ids, known_ids)       # FeedbackError: unknown ids, too many, overlap
-    refined = fb.fit(query_vecs, like_vecs, unlike_vecs, background_vecs)
-    scores, ids = index.search(refined.query[None], k)    # linear: this order IS the refined order
-    order = refined.score(vectors_of(ids)).argsort()[::-1]   # a no-op re-rank for both methods today
+    like, unlike = validate_marks(like_ids, unlike_ids, known_ids)   # FeedbackError -> a 4xx answer
+    refined = Feedback().fit(query_vecs, like_vecs, unlike_vecs, background)  # (m,d) (a,d) (b,d) (1,d)|(n,d)|()
+    scores, ids = index.search(refined.query[None], k)   # the refined order: one search, no re-rank
+
+``background`` is optional: the mean of the collection's vectors (one row, kept by the caller) or a
+sample of it; without it the default method measures about the same (bench/RESULTS.md, issue 18).
+The liked items themselves come back near the top; whether to show them is the caller's choice.
+:meth:`Refined.score` scores any vectors the same way (for a shortlist from another source).
 
 Methods (bench/feedback.py measures them against each other, same run):
 
@@ -32,6 +35,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 import numpy as np
+
 from pixseek.errors import FeedbackError
 
 METHODS = ("rocchio", "ridge")
