@@ -75,7 +75,7 @@ def simulate(x: np.ndarray, labels: np.ndarray, queries: np.ndarray, methods: di
         open_ = np.ones(len(x), bool)
         open_[qi] = False
         like1, unlike1 = marks_from(s0, relevant, open_)
-        bg = x[rng.choice(len(x), BACKGROUND, replace=False)]
+        bg = x[rng.choice(len(x), min(BACKGROUND, len(x)), replace=False)]
         for name, fb in methods.items():
             like, unlike, opn, s_prev = list(like1), list(unlike1), open_.copy(), s0
             for rnd in (1, 2):
@@ -102,7 +102,8 @@ def timing(x: np.ndarray, methods: dict[str, Feedback], seed: int, n_queries: in
     out = {"plain": []} | {m: [] for m in methods}
     for qi in qs:
         marks = rng.choice(len(x), 20, replace=False)
-        bg = x[rng.choice(len(x), BACKGROUND, replace=False)].mean(0, keepdims=True)  # a centroid kept by the caller
+        # the background as the caller would keep it: a centroid, computed once
+        bg = x[rng.choice(len(x), min(BACKGROUND, len(x)), replace=False)].mean(0, keepdims=True)
         for name in out:  # interleaved, so load on the shared machine hits all alike
             t0 = time.perf_counter()
             if name == "plain":
