@@ -110,3 +110,8 @@ class BackendError(PixseekError):
     def __init__(self, url: str, cause: str):
         self.url, self.cause = url, cause
         super().__init__(f"{url}: {cause}")
+
+
+class FeedbackError(PixseekError, ValueError):
+    """Relevance-feedback marks that cannot be used: an unknown item id, too many marks, an item marked
+    both like and unlike, or vectors of the wrong shape."""

@@ -1,0 +1,163 @@
+"""Relevance feedback and query expansion on real images with the real encoder (samples/gallery)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance, ImageOps
+
+import pixseek
+from pixseek.errors import FeedbackError
+from pixseek.index.flat import FlatIndex
+from pixseek.search.feedback import MAX_MARKS, Feedback, Refined, alpha_qe, dba, validate_marks
+
+EDITED = ("coffee", "rocket", "chelsea", "astronaut")
+
+
+def _copies(im: Image.Image) -> list[Image.Image]:
+    w, h = im.size
+    return [ImageOps.mirror(im), im.crop((w // 10, h // 10, w - w // 8, h - h // 8)),
+            ImageEnhance.Color(ImageOps.grayscale(im).convert("RGB")).enhance(1.0).rotate(8)]
+
+
+@pytest.fixture(scope="module")
+def collection(gallery, tmp_path_factory):
+    """(vectors, names): the 22 gallery images plus 3 edited copies each of 4 of them ("coffee~0" ...)."""
+    out = tmp_path_factory.mktemp("fb")
+    paths = sorted(gallery.iterdir())
+    names = [p.stem for p in paths]
+    for stem in EDITED:
+        src = next(p for p in paths if p.stem == stem)
+        with Image.open(src) as im:
+            for j, c in enumerate(_copies(im.convert("RGB"))):
+                f = out / f"{stem}~{j}.jpg"
+                c.save(f, quality=90)
+                paths.append(f)
+                names.append(f"{stem}~{j}")
+    return pixseek.encode(paths), names
+
+
+def _ranks(scores: np.ndarray, names: list[str], excluded: set[str]) -> dict[str, int]:
+    order = [names[i] for i in np.argsort(-scores, kind="stable") if names[i] not in excluded]
+    return {n: r for r, n in enumerate(order)}
+
+
+@pytest.mark.parametrize("method", ["rocchio", "ridge"])
+def test_like_pulls_the_liked_items_neighbours_up(collection, method):
+    x, names = collection
+    at = {n: i for i, n in enumerate(names)}
+    q, liked = at["moon"], at["coffee"]
+    copies = [f"coffee~{j}" for j in range(3)]
+    excluded = {"moon", "coffee"}
+    before = _ranks(x @ x[q], names, excluded)
+    refined = Feedback(method).fit(x[q], x[[liked]], (), x)
+    after = _ranks(refined.score(x), names, excluded)
+    assert all(after[c] < before[c] for c in copies), (before, after)
+    # the liked picture's copies are now the three best of what is left
+    assert sorted(after[c] for c in copies) == [0, 1, 2], after
+
+
+@pytest.mark.parametrize("method", ["rocchio", "ridge"])
+def test_unlike_pushes_the_unliked_items_neighbours_down(collection, method):
+    x, names = collection
+    at = {n: i for i, n in enumerate(names)}
+    q = at["coffee~1"]
+    s0 = x @ x[q]
+    excluded = {"coffee~1", "rocket"}
+    before = _ranks(s0, names, excluded)
+    refined = Feedback(method).fit(x[q], (), x[[at["rocket"]]], x)
+    after = _ranks(refined.score(x), names, excluded)
+    copies = [f"rocket~{j}" for j in range(3)]
+    assert all(after[c] >= before[c] for c in copies) and sum(after[c] for c in copies) > sum(before[c] for c in copies)
+    # what the user wanted stays on top: the other coffee pictures
+    assert {n for n, r in after.items() if r < 3} == {"coffee", "coffee~0", "coffee~2"}
+
+
+def test_ridge_gives_the_liked_class_more_of_the_top_than_the_plain_query(collection):
+    x, names = collection
+    at = {n: i for i, n in enumerate(names)}
+    # query: a cat crop; the user likes one cat copy and dislikes the astronaut the plain query confuses it with
+    q = at["chelsea~1"]
+    refined = Feedback("ridge").fit(x[q], x[[at["chelsea~0"]]], x[[at["astronaut"]]], x)
+    excluded = {"chelsea~1", "chelsea~0", "astronaut"}
+    after = _ranks(refined.score(x), names, excluded)
+    assert after["chelsea"] <= 1 and after["chelsea~2"] <= 1, after
+
+
+def test_no_marks_is_the_plain_query(collection):
+    x, _ = collection
+    for method in ("rocchio", "ridge"):
+        r = Feedback(method).fit(x[0], (), (), x)
+        assert isinstance(r, Refined) and np.allclose(r.query, x[0], atol=1e-6)
+    # several query vectors (image + text, say) are averaged
+    r = Feedback("rocchio").fit(x[:2], (), ())
+    m = x[:2].mean(0)
+    assert np.allclose(r.query, m / np.linalg.norm(m), atol=1e-6)
+
+
+def test_refined_query_is_one_vector_for_the_index(collection):
+    """The refined order is the FAISS inner-product order of ``refined.query``: one index search."""
+    x, names = collection
+    index = FlatIndex(x.shape[1])
+    index.add(x, np.arange(len(x)))
+    refined = Feedback("ridge").fit(x[0], x[[3, 5]], x[[7]], x)
+    assert refined.query.shape == (x.shape[1],) and abs(np.linalg.norm(refined.query) - 1) < 1e-5
+    _, ids = index.search(refined.query[None], len(x))
+    assert list(ids[0][:10]) == list(np.argsort(-refined.score(x), kind="stable")[:10])
+
+
+def test_validate_marks():
+    known = set(range(100))
+    assert validate_marks([3, 5, 3], [7], known) == ([3, 5], [7])
+    with pytest.raises(FeedbackError, match="unknown item id.*101"):
+        validate_marks([3, 101], [], known)
+    with pytest.raises(FeedbackError, match="both like and unlike: 5"):
+        validate_marks([3, 5], [5], known)
+    with pytest.raises(FeedbackError, match=f"at most {MAX_MARKS}"):
+        validate_marks(range(15), range(15, 30), known)
+    with pytest.raises(FeedbackError, match="at most 2"):
+        validate_marks([1, 2], [3], known, max_marks=2)
+    with pytest.raises(FeedbackError, match="like: item ids are integers, got 'cat.jpg'"):
+        validate_marks(["3", "cat.jpg"], [], known)
+    with pytest.raises(FeedbackError, match="unlike: item ids are integers, got 2.5"):
+        validate_marks([], [2.5], known)
+    assert validate_marks(["3"], ["4"], range(10)) == ([3], [4])  # form fields arrive as strings
+    assert issubclass(FeedbackError, ValueError)
+
+
+def test_bad_vectors_are_typed_errors(collection):
+    x, _ = collection
+    with pytest.raises(FeedbackError, match="dimension"):
+        Feedback("ridge").fit(x[0], x[:2, :10], ())
+    with pytest.raises(FeedbackError, match="NaN"):
+        Feedback("ridge").fit(x[0], np.full((1, x.shape[1]), np.nan), ())
+    with pytest.raises(FeedbackError, match="unknown feedback method"):
+        Feedback("magic")
+    with pytest.raises(FeedbackError, match="nothing to refine"):
+        Feedback("rocchio").fit((), (), ())
+
+
+def test_alpha_qe_and_dba_on_real_vectors(collection):
+    x, names = collection
+    at = {n: i for i, n in enumerate(names)}
+    index = FlatIndex(x.shape[1])
+    index.add(x, np.arange(len(x)))
+    q = x[at["coffee~1"]]
+    s, i = index.search(q[None], 4)
+    e = alpha_qe(q, x[i[0]], s[0], alpha=3)
+    assert abs(np.linalg.norm(e) - 1) < 1e-5
+    # the expanded query is closer to the whole coffee group than the plain one
+    group = [at[n] for n in ("coffee", "coffee~0", "coffee~2")]
+    assert (x[group] @ e).mean() > (x[group] @ q).mean()
+    # batched == one at a time
+    s2, i2 = index.search(x[:3], 4)
+    assert np.allclose(alpha_qe(x[:3], x[i2], s2), np.stack([alpha_qe(x[j], x[i2[j]], s2[j]) for j in range(3)]),
+                       atol=1e-6)
+    # DBA: every vector moves towards its neighbours, never itself; -1 padding ignored
+    s3, i3 = index.search(x, 3)
+    i3[:, -1] = -1
+    aug = dba(x, i3, s3)
+    assert aug.shape == x.shape and np.allclose(np.linalg.norm(aug, axis=1), 1, atol=1e-5)
+    c = at["coffee"]
+    assert (x[group[1:]] @ aug[c]).mean() > (x[group[1:]] @ x[c]).mean()
+    lone = np.full((len(x), 3), -1)
+    assert np.allclose(dba(x, lone, np.zeros((len(x), 3))), x / np.linalg.norm(x, axis=1, keepdims=True), atol=1e-6)
