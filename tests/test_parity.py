@@ -85,3 +85,26 @@ def test_same_hits_with_filters_everywhere(catalog):
     assert same(cli, python_hits(db, Filter(tags=(tag,))), http_hits(db, tag=tag))
     assert cli and any(h["path"].endswith("coffee.jpg") for h in cli)
     assert same(cli_hits(db, "--kind", "video"), python_hits(db, Filter(kind="video")))
+
+
+def test_relevance_feedback_same_everywhere_and_checked(catalog):
+    db, media = catalog
+    with pixseek.open(db) as lib:
+        first = lib.search(QUERY, 6, stack=False)[0]
+        like, unlike = first[2].id, first[1].id
+        refined = [h.to_dict() for h in lib.search(QUERY, 6, stack=False, like=[like], unlike=[unlike])[0]]
+        rank = {h["id"]: r for r, h in enumerate(refined)}
+        assert rank.get(like, 99) < 2 and rank.get(unlike, 99) > rank.get(like, 99)
+        assert lib.catalog.count_vectors() == len(lib.item_ids())  # nothing stored
+    cli = cli_hits(db, "--no-stack", "--like", str(like), "--unlike", str(unlike))
+    with pixseek.open(db) as lib, TestClient(create_app(lib, ApiSettings())) as client:
+        with open(QUERY, "rb") as fh:
+            r = client.post("/api/search/image", files={"file": ("q.jpg", fh, "image/jpeg")},
+                            data={"like": str(like), "unlike": str(unlike)}, params={"k": 6, "stack": "false"})
+        assert same(cli, refined, r.json()["hits"])
+        with open(QUERY, "rb") as fh:
+            bad = client.post("/api/search/image", files={"file": ("q.jpg", fh, "image/jpeg")}, data={"like": "987654"})
+        assert bad.status_code == 400 and "unknown item" in bad.text
+        assert client.get(f"/api/items/{like}/similar", params={"like": f"{like},{unlike}", "unlike": str(like)}).status_code == 400
+    proc = run_cli("search", QUERY, "--db", db, "--like", "987654", check=False)
+    assert proc.returncode == 2 and "unknown item" in proc.stderr

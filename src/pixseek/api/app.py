@@ -16,7 +16,7 @@ from typing import Annotated, ClassVar
 
 import numpy as np
 import uvicorn
-from fastapi import Depends, FastAPI, File, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -199,6 +199,14 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     K = Annotated[int, Query(ge=1, le=settings.max_k, description="Number of hits.")]
     FiltersDep = Annotated[Filters, Depends(filters)]
     Stack = Annotated[bool, Query(description="Stack near-duplicates under their best hit (`copies`).")]
+    MarksQ = Annotated[str | None, Query(max_length=400, pattern=r"^[0-9, ]*$",
+                                         description="Comma-separated item ids (relevance feedback).")]
+    MarksF = Annotated[str | None, Form(max_length=400, pattern=r"^[0-9, ]*$",
+                                        description="Comma-separated item ids (relevance feedback).")]
+
+    def marks(like: str | None, unlike: str | None) -> dict:
+        split = lambda v: [int(x) for x in (v or "").replace(" ", "").split(",") if x]  # noqa: E731
+        return {"like": split(like), "unlike": split(unlike)}
 
     async def read_upload(upload: UploadFile) -> tuple[str, bytes]:
         name = upload_name(upload.filename)
@@ -296,24 +304,27 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     @app.post("/api/search/image", response_model=S.SearchResponse, tags=["search"],
               responses={413: {}, 415: {}, 422: {}})
     async def search_image(file: Annotated[UploadFile, File(description="Query image.")],
-                           flt: FiltersDep, k: K = settings.default_k, stack: Stack = True):
-        """Images most similar to an uploaded one."""
+                           flt: FiltersDep, k: K = settings.default_k, stack: Stack = True,
+                           like: MarksF = None, unlike: MarksF = None):
+        """Images most similar to an uploaded one; ``like`` / ``unlike`` (item ids) refine it."""
         t0 = time.perf_counter()
         name, data = await read_upload(file)
 
         def run():
             image = decode(name, data)
-            return image, service.search_image(image, k, flt, stack)
+            return image, service.search_image(image, k, flt, stack, **marks(like, unlike))
 
         image, hits = await on_search(run)
         query = {"kind": "image", "name": name, "width": image.width, "height": image.height}
         return await search_response(query, hits, t0, "image")
 
     @app.get("/api/items/{item_id}/similar", response_model=S.SearchResponse, tags=["search"])
-    async def search_similar(item_id: int, flt: FiltersDep, k: K = settings.default_k, stack: Stack = True):
-        """More like a stored item (the item itself is left out)."""
+    async def search_similar(item_id: int, flt: FiltersDep, k: K = settings.default_k, stack: Stack = True,
+                             like: MarksQ = None, unlike: MarksQ = None):
+        """More like a stored item (the item itself is left out); ``like`` / ``unlike`` refine it."""
         t0 = time.perf_counter()
-        row, hits = await on_search(service.search_item, item_id, k, flt, stack)
+        row, hits = await on_search(functools.partial(service.search_item, item_id, k, flt, stack,
+                                                      **marks(like, unlike)))
         return await search_response({"kind": "item", "name": Path(row.path).name, "item_id": row.id,
                                 "width": row.width, "height": row.height}, hits, t0, "item")
 

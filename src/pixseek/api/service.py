@@ -158,21 +158,24 @@ class SearchService:
         rows = {r.id: r for r in self.library.items(h.id for h in hits)}
         return [(rows[h.id], h) for h in hits if h.id in rows]
 
-    def _query(self, vectors: np.ndarray, k: int, flt: Filter, stack: bool) -> list[tuple[ItemRow, Hit]]:
+    def _query(self, vectors: np.ndarray, k: int, flt: Filter, stack: bool, like=(), unlike=()
+               ) -> list[tuple[ItemRow, Hit]]:
         try:
             with self.reading():
-                return self._rows(self.library.query(vectors, k, flt, stack=stack)[0])
+                return self._rows(self.library.query(vectors, k, flt, stack=stack, like=like, unlike=unlike)[0])
         except UnknownTagError as exc:
             raise ApiError(400, "unknown-tag", str(exc)) from exc
 
-    def search_image(self, image: Image.Image, k: int, filters: Filters = Filters(), stack: bool = True):
+    def search_image(self, image: Image.Image, k: int, filters: Filters = Filters(), stack: bool = True,
+                     like=(), unlike=()):
         vector = self.library.encoder.encode_images([image])
-        return self._query(vector, k, self.filter_for(filters), stack)
+        return self._query(vector, k, self.filter_for(filters), stack, like, unlike)
 
-    def search_item(self, item_id: int, k: int, filters: Filters = Filters(), stack: bool = True):
+    def search_item(self, item_id: int, k: int, filters: Filters = Filters(), stack: bool = True,
+                    like=(), unlike=()):
         row = self.item(item_id)
         vector = self.library.vectors([row.id])
-        return row, self._query(vector, k, self.filter_for(filters, exclude=(row.id,)), stack)
+        return row, self._query(vector, k, self.filter_for(filters, exclude=(row.id,)), stack, like, unlike)
 
     def search_text(self, text: str, k: int, filters: Filters = Filters()):
         """(kind, hits, matched labels): through the text backend when there is one, else a tag search."""

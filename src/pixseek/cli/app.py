@@ -31,6 +31,8 @@ SinceOption = Annotated[str | None, typer.Option("--since", help="Taken on or af
 UntilOption = Annotated[str | None, typer.Option("--until", help="Taken on or before this day (YYYY-MM-DD).")]
 CameraOption = Annotated[str | None, typer.Option("--camera", help="Only pictures whose EXIF camera make/model contains this.")]
 KindOption = Annotated[str | None, typer.Option("--kind", help="image | video")]
+LikeOption = Annotated[list[str] | None, typer.Option("--like", help="More like this item (id or path from an earlier answer; repeatable): relevance feedback.")]
+UnlikeOption = Annotated[list[str] | None, typer.Option("--unlike", help="Less like this item (id or path; repeatable).")]
 StackOption = Annotated[bool, typer.Option("--stack/--no-stack", help="Stack near-duplicates under their best hit (listed as copies).")]
 
 

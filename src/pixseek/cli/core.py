@@ -9,9 +9,9 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from pixseek.cli.app import (CameraOption, DbOption, FolderOption, JsonOption, KindOption, ModelOption, NotFolderOption,
-                             NotTagOption, SinceOption, StackOption, TagOption, UntilOption, app, console, emit_json,
-                             fail, make_filter, out, progress_bar)
+from pixseek.cli.app import (CameraOption, DbOption, FolderOption, JsonOption, KindOption, LikeOption, ModelOption,
+                             NotFolderOption, NotTagOption, SinceOption, StackOption, TagOption, UnlikeOption, UntilOption,
+                             app, console, emit_json, fail, make_filter, out, progress_bar)
 from pixseek.encoders import create_encoder, list_encoders
 from pixseek.errors import ImageError
 from pixseek.index import list_index_kinds
@@ -119,6 +119,8 @@ def search(
     camera: CameraOption = None,
     kind: KindOption = None,
     stack: StackOption = True,
+    like: LikeOption = None,
+    unlike: UnlikeOption = None,
     text: Annotated[list[str] | None, typer.Option("--text", help="Describe what to find (repeatable); with one query image: 'like this, but ...'.")] = None,
     not_text: Annotated[list[str] | None, typer.Option("--not", help="Describe what to avoid (repeatable).")] = None,
     text_method: Annotated[str | None, typer.Option("--text-method", help="probs | weights | text-tower (default: the model's text tower if it has one, else probs).")] = None,
@@ -137,7 +139,7 @@ def search(
         from pixseek.cli.text import text_search_command
 
         return text_search_command(text or [], not_text or [], paths, db, model, k, sheet, text_method, as_json,
-                                   filter=flt, stack=stack)
+                                   filter=flt, stack=stack, like=like or [], unlike=unlike or [])
     if not paths:
         raise fail("give at least one query image (or --list FILE)")
     results, errors, rows = [], [], []
@@ -145,6 +147,7 @@ def search(
         lib.require_items()
         for t in flt.tags + flt.not_tags:
             lib.tag_names(t)  # an unknown tag is an error, not an empty answer
+        marks = {"like": item_ids(lib, like), "unlike": item_ids(lib, unlike)}
         good = []
         for p in paths:
             if os.path.isdir(p):
@@ -159,7 +162,7 @@ def search(
 
             hit_lists = [search_copies(lib, im, k) for _, im in good]
         else:
-            hit_lists = lib.search([im for _, im in good], k, filter=flt, stack=stack) if good else []
+            hit_lists = lib.search([im for _, im in good], k, filter=flt, stack=stack, **marks) if good else []
         for (p, im), hits in zip(good, hit_lists):
             results.append({"query": p, "hits": [h.to_dict() for h in hits]})
             rows.append((im, Path(p).name, [(hit_picture(h) if sheet is not None else h.path,
@@ -176,6 +179,20 @@ def search(
             console.print(f"contact sheet: {sheet}")
     if errors and not results:
         raise typer.Exit(2)
+
+
+def item_ids(lib, marks: list[str] | None) -> list[int]:
+    """``--like`` / ``--unlike`` values: item ids, or paths of indexed files (their first vector)."""
+    out = []
+    for m in marks or ():
+        if m.isdigit():
+            out.append(int(m))
+            continue
+        ids = lib.vector_ids_of(m)
+        if not ids:
+            raise fail(f"{m}: not an item id nor an indexed file")
+        out.append(ids[0])
+    return out
 
 
 def print_hits(title: str, hits: list[dict], flt=None) -> None:

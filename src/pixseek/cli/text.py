@@ -20,7 +20,7 @@ def describe(texts: list[str], nots: list[str], image: str | None) -> str:
 
 def text_search_command(texts: list[str], nots: list[str], images: list[str], db, model, k: int,
                         sheet: Path | None, method: str | None, as_json: bool, *, filter=None,  # noqa: A002
-                        stack: bool = True) -> None:
+                        stack: bool = True, like: list[str] = (), unlike: list[str] = ()) -> None:
     from pixseek.text import TextQuery, TextSearchConfig, TextSearcher
 
     if len(images) > 1:

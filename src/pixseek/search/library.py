@@ -39,6 +39,7 @@ from pixseek.io.metadata import read_metadata
 from pixseek.io.video import VIDEO_EXTENSIONS, is_video
 from pixseek.preprocess import load_for
 from pixseek.search import video as video_source
+from pixseek.search.feedback import Feedback, validate_marks
 from pixseek.search.filters import Filter, day_start
 from pixseek.search.pipeline import Decoded, batched, decode_stream
 from pixseek.search.tags import DEFAULT_TAGS, LabelVocabulary, TagPolicy
@@ -443,19 +444,35 @@ class Library:
         filter = filter or Filter()
         return self.query(vectors, k, replace(filter, exclude=(*filter.exclude, *map(int, ids))), **options)
 
+    def refine(self, vectors: np.ndarray, like: Sequence[int] = (), unlike: Sequence[int] = ()) -> np.ndarray:
+        """Relevance feedback: each query row moved towards the ``like`` items and away from the
+        ``unlike`` ones (:class:`~pixseek.search.feedback.Feedback`, ridge on the marks + Rocchio).
+        Marks are checked (:class:`~pixseek.errors.FeedbackError` for unknown ids, too many, both
+        ways) and never stored."""
+        ids = [*like, *unlike]
+        known = {int(i) for i in self.catalog.vector_rows(int(i) for i in ids if str(i).lstrip("-").isdigit())}
+        like, unlike = validate_marks(like, unlike, known)
+        marked = self.vectors([*like, *unlike])
+        fb = Feedback()
+        rows = [fb.fit(q, marked[:len(like)], marked[len(like):]).query for q in np.atleast_2d(vectors)]
+        return np.stack(rows).astype(np.float32)
+
     def query(self, vectors: np.ndarray, k: int = 10, filter: Filter | None = None, *,  # noqa: A002
-              stack: bool = True, merge_shots: bool = True,
+              stack: bool = True, merge_shots: bool = True, like: Sequence[int] = (), unlike: Sequence[int] = (),
               rescore: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
               candidates: int | None = None) -> list[list[Hit]]:
         """The one read path. For each row of ``vectors`` (L2-normalised, (n, d)): the ``k`` best
         items that pass ``filter``, best first. Frames of one video shot merge into one hit
         (``merge_shots``); near-duplicates of a hit are stacked under it (``stack``) and do not
-        count against ``k``; hits below the relevance floor are marked ``weak``. ``rescore(ids,
-        vecs) -> scores`` re-scores a shortlist of ``candidates`` (text fusion, relevance feedback).
+        count against ``k``; hits below the relevance floor are marked ``weak``. ``like`` /
+        ``unlike``: item ids marked by the person (relevance feedback, :meth:`refine`). ``rescore(ids,
+        vecs) -> scores`` re-scores a shortlist of ``candidates`` (text fusion).
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         vectors = np.ascontiguousarray(np.atleast_2d(vectors), np.float32)
+        if len(like) or len(unlike):
+            vectors = self.refine(vectors, like, unlike)
         flt = filter or Filter()
         allowed = self._allowed(flt)
         excluded = set(flt.exclude)
