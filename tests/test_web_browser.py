@@ -3,6 +3,7 @@ real uvicorn server over a real index of the sample gallery. Screenshots go to t
 from __future__ import annotations
 
 import base64
+import re
 import time
 from pathlib import Path
 
@@ -181,3 +182,21 @@ def test_compare_tab_and_phone_layout(browser, server):
     assert float(big.inner_text()) > 0.8
     shot(pg, "web-compare.png")
     ctx.close()
+
+
+def test_refine_with_likes_keeps_marks_in_the_url(page: Page):
+    page.locator("#results .card button.hit").first.click()  # "more like this"
+    expect(page.locator("#query-title")).to_contain_text("More like")
+    expect(page.locator("#results .card")).not_to_have_count(0)
+    liked = page.locator("#results .card").nth(3)
+    liked_id = liked.get_attribute("data-id")
+    liked.locator("button.mark.like").click()
+    expect(liked.locator("button.mark.like")).to_have_attribute("aria-pressed", "true")
+    page.locator("#results .card").nth(1).locator("button.mark.unlike").click()
+    page.locator("#refine").click()
+    expect(page).to_have_url(re.compile(rf"#/similar/\d+\?like={liked_id}&unlike=\d+$"))
+    expect(page.locator(f"#results .card[data-id='{liked_id}']")).to_have_count(1)
+    ranks = [c.get_attribute("data-id") for c in page.locator("#results .card").all()]
+    assert ranks.index(liked_id) < 3  # the liked item moved up
+    expect(page.locator(f"#results .card[data-id='{liked_id}'] button.mark.like")).to_have_attribute("aria-pressed", "true")
+    shot(page, "web-refine.png")

@@ -151,11 +151,64 @@ function card(item, scored) {
     li.append(d);
   }
   if (scored && item.weak) li.classList.add("weak");
+  if (scored && state.mode !== "text") li.append(markButtons(item));
   const open = $(".open", li);
   open.href = item.image_url;
   // a video frame (name "file @ hh:mm:ss.s"): image_url ends in #t=seconds, the browser plays the video from there
   open.setAttribute("aria-label", item.t_sec != null ? `Play ${item.name}` : `Open ${item.name} full size`);
   return li;
+}
+
+// ---- relevance feedback: 👍 / 👎 on hits, "Refine" re-runs the search with the marks --------
+const marks = { like: new Set(), unlike: new Set() };
+
+function markButtons(item) {
+  const box = document.createElement("div");
+  box.className = "marks";
+  for (const [kind, glyph, label] of [["like", "👍", "More like this"], ["unlike", "👎", "Less like this"]]) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = `mark ${kind}`;
+    b.textContent = glyph;
+    b.title = label;
+    b.setAttribute("aria-label", `${label}: ${item.name}`);
+    b.setAttribute("aria-pressed", String(marks[kind].has(item.id)));
+    b.addEventListener("click", () => {
+      const other = marks[kind === "like" ? "unlike" : "like"];
+      if (marks[kind].has(item.id)) marks[kind].delete(item.id); else { marks[kind].add(item.id); other.delete(item.id); }
+      for (const x of box.querySelectorAll("button.mark"))
+        x.setAttribute("aria-pressed", String(marks[x.classList.contains("like") ? "like" : "unlike"].has(item.id)));
+      showRefine();
+    });
+    box.append(b);
+  }
+  return box;
+}
+
+function markParams() {
+  const p = {};
+  if (marks.like.size) p.like = [...marks.like].join(",");
+  if (marks.unlike.size) p.unlike = [...marks.unlike].join(",");
+  return p;
+}
+
+function showRefine() {
+  let b = document.getElementById("refine");
+  if (!b) {
+    b = document.createElement("button");
+    b.id = "refine";
+    b.type = "button";
+    b.addEventListener("click", () => {
+      if (state.mode === "item") {
+        const q = new URLSearchParams(markParams()).toString();
+        location.hash = `#/similar/${state.itemId}${q ? "?" + q : ""}`;  // marks kept in the URL: shareable
+      } else rerun();
+    });
+    el.query.append(b);
+  }
+  const n = marks.like.size + marks.unlike.size;
+  b.hidden = n === 0;
+  b.textContent = `Refine (${marks.like.size} 👍 · ${marks.unlike.size} 👎)`;
 }
 
 function render(items, { scored, append = false, emptyText = "Nothing here." } = {}) {
@@ -234,6 +287,7 @@ async function searchFile(file) {
   showView("search");
   const name = file.name || "pasted image";
   if (location.hash) history.pushState(null, "", location.pathname + location.search);
+  if (state.file !== file) { marks.like.clear(); marks.unlike.clear(); }
   state.mode = "image"; state.file = file;
   el.more.hidden = true;
   const preview = URL.createObjectURL(file);
@@ -249,6 +303,7 @@ async function searchFile(file) {
   try {
     const body = new FormData();
     body.append("file", file, name);
+    for (const [key, val] of Object.entries(markParams())) body.append(key, val);
     const res = await api(`/api/search/image?${filterParams({ k: K })}`, { method: "POST", body, signal: run.signal });
     if (!done(run)) return;
     el.queryMeta.textContent = `${res.query.width}×${res.query.height} · ${fmtBytes(file.size)} · your image`;
@@ -261,13 +316,16 @@ async function searchFile(file) {
   }
 }
 
-async function searchItem(id) {
+async function searchItem(id, given = {}) {
   showView("search");
+  if (state.itemId !== id || state.mode !== "item") { marks.like.clear(); marks.unlike.clear(); }
+  for (const key of ["like", "unlike"])
+    for (const v of (given[key] || "").split(",").filter(Boolean)) marks[key].add(Number(v));
   state.mode = "item"; state.itemId = id;
   el.more.hidden = true;
   const run = begin("Finding more like this…");
   try {
-    const res = await api(`/api/items/${id}/similar?${filterParams({ k: K })}`, { signal: run.signal });
+    const res = await api(`/api/items/${id}/similar?${filterParams({ k: K, ...markParams() })}`, { signal: run.signal });
     if (!done(run)) return;
     const q = res.query;
     showQuery({ title: `More like ${q.name}`, meta: q.width ? `${q.width}×${q.height} · from your library` : "from your library",
@@ -309,7 +367,7 @@ function rerun() {
 function route() {
   const h = decodeURIComponent(location.hash.slice(1));
   let m;
-  if ((m = h.match(/^\/similar\/(\d+)$/))) return searchItem(Number(m[1]));
+  if ((m = h.match(/^\/similar\/(\d+)(?:\?(.*))?$/))) return searchItem(Number(m[1]), Object.fromEntries(new URLSearchParams(m[2] || "")));
   if ((m = h.match(/^\/q\/(.+)$/))) return searchText(m[1]);
   if (state.mode === "image" && state.file && !h) return undefined; // an upload has no URL
   return browse();
