@@ -159,13 +159,13 @@ function card(item, scored) {
   return li;
 }
 
-// ---- relevance feedback: 👍 / 👎 on hits, "Refine" re-runs the search with the marks --------
+// ---- relevance feedback: 'more' / 'less' marks on hits (👍/👎), "Refine" re-runs the search with the marks --------
 const marks = { like: new Set(), unlike: new Set() };
 
 function markButtons(item) {
   const box = document.createElement("div");
   box.className = "marks";
-  for (const [kind, glyph, label] of [["like", "👍", "More like this"], ["unlike", "👎", "Less like this"]]) {
+  for (const [kind, glyph, label] of [["like", "+ more", "More like this"], ["unlike", "− less", "Less like this"]]) {
     const b = document.createElement("button");
     b.type = "button";
     b.className = `mark ${kind}`;
@@ -208,7 +208,7 @@ function showRefine() {
   }
   const n = marks.like.size + marks.unlike.size;
   b.hidden = n === 0;
-  b.textContent = `Refine (${marks.like.size} 👍 · ${marks.unlike.size} 👎)`;
+  b.textContent = `Refine: ${marks.like.size} more · ${marks.unlike.size} less`;
 }
 
 function render(items, { scored, append = false, emptyText = "Nothing here." } = {}) {
