@@ -101,6 +101,7 @@ class Library:
         self.index_kind, self.index_note = resolve_kind(index_kind, catalog.count_vectors(), encoder.embed_dim)
         self.index_params = index_params or {}
         self.vocab = LabelVocabulary.for_encoder(encoder)
+        self._allowed_cache: dict[tuple[Filter, int], np.ndarray] = {}
         self._gen = -1  # the catalog generation the in-memory index reflects
         self.index: VectorIndex = self._open_index()
         # per-batch indexing extras of feature modules (region descriptors), built from their factories
@@ -497,9 +498,20 @@ class Library:
         return results
 
     def _allowed(self, flt: Filter) -> np.ndarray | None:
-        """Vector ids a filter lets through (from SQL), or None for no restriction."""
+        """Vector ids a filter lets through (from SQL), or None for no restriction; the last few
+        answers are kept for their catalog generation (a person pages and refines under one filter)."""
         if not flt.active:
             return None
+        key = (replace(flt, exclude=()), self.catalog.generation)
+        hit = self._allowed_cache.get(key)
+        if hit is None:
+            hit = self._allowed_sql(flt)
+            if len(self._allowed_cache) >= 8:
+                self._allowed_cache.pop(next(iter(self._allowed_cache)))
+            self._allowed_cache[key] = hit
+        return hit
+
+    def _allowed_sql(self, flt: Filter) -> np.ndarray:
         tag_sets = [self.tag_names(t) for t in flt.tags]
         not_tags = [n for t in flt.not_tags for n in self.tag_names(t)]
         return self.catalog.filter_ids(

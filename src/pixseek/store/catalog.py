@@ -548,8 +548,16 @@ class Catalog:
         its (normalised) tags at ``min_score``; ``not_tags``: none of these; ``folders``: under one of
         these folders; ``since``/``until``: unix seconds on the date taken, else the file's mtime."""
         where, args = [], []
+        tag_sets = [sorted({normalize_tag(t) for t in names}) for names in tag_sets]
+        if tag_sets and not any([not_tags, folders, not_folders, since, until, kind, camera]):
+            # tags alone: straight from the (tag, score) index, no join with files
+            sql = " INTERSECT ".join(f"SELECT vector_id FROM tags WHERE score >= ? AND tag IN ({','.join('?' * len(n))})"
+                                     for n in tag_sets)
+            with self._lock:
+                ids = np.fromiter((r[0] for r in self._db.execute(
+                    sql, [x for n in tag_sets for x in (min_score, *n)])), np.int64)
+            return np.sort(ids)[:limit] if limit is not None else np.sort(ids)
         for names in tag_sets:
-            names = sorted({normalize_tag(t) for t in names})
             where.append(f"v.id IN (SELECT vector_id FROM tags WHERE score >= ? AND tag IN ({','.join('?' * len(names))}))"
                          if names else "0")
             args += [min_score, *names]
