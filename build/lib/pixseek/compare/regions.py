@@ -1,0 +1,172 @@
+"""Region descriptors (R-MAC style) from the encoder's CNN feature map, stored per image.
+
+An image is resized (aspect kept, long side ``RegionConfig.long_side``) and run through the
+encoder's convolutional trunk once; regions are a multi-scale grid on the feature map (R-MAC
+levels 1..L: the whole map, then overlapping squares of side 2·min(h, w)/(l+1)), each GeM-pooled
+and L2-normalised. Stored as float16 with their boxes (fractions of the image) and the image's
+perceptual hashes, keyed by vector id (catalog table ``regions``).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from pixseek.compare.hashes import dhash, phash
+from pixseek.encoders import Encoder
+from pixseek.errors import ImageError
+from pixseek.io import load_image
+from pixseek.preprocess import normalize
+from pixseek.store import Catalog
+
+
+@dataclass(frozen=True)
+class RegionConfig:
+    long_side: int = 384  # input size for the feature map (the ONNX graph takes any H, W)
+    levels: int = 3  # R-MAC scales
+    overlap: float = 0.4  # between neighbouring regions of one scale
+    gem_p: float = 3.0
+
+
+DEFAULT = RegionConfig()
+
+
+@dataclass
+class Regions:
+    boxes: np.ndarray  # (r, 4) float32: x0, y0, x1, y1 as fractions of the image
+    feats: np.ndarray  # (r, C) float32, L2-normalised; row 0 is the whole image
+    phash: int
+    dhash: int
+
+    def nbytes(self) -> int:
+        return self.boxes.size * 4 + self.feats.size * 2 + 16
+
+
+def has_feature_maps(encoder: Encoder) -> bool:
+    return type(encoder).feature_maps is not Encoder.feature_maps
+
+
+def grid(h: int, w: int, levels: int, overlap: float = 0.4) -> list[tuple[int, int, int, int]]:
+    """R-MAC regions on an (h, w) feature map as (y0, y1, x0, x1) cell ranges."""
+    cells = [(0, h, 0, w)]
+    for level in range(2, levels + 1):
+        side = max(1, round(2 * min(h, w) / (level + 1)))
+        step = max(1.0, side * (1 - overlap))
+        ny = math.ceil((h - side) / step) + 1 if h > side else 1
+        nx = math.ceil((w - side) / step) + 1 if w > side else 1
+        for y in np.linspace(0, h - side, ny):
+            for x in np.linspace(0, w - side, nx):
+                y0, x0 = int(round(y)), int(round(x))
+                cells.append((y0, y0 + side, x0, x0 + side))
+    return list(dict.fromkeys(cells))
+
+
+def _input(encoder: Encoder, im: Image.Image, cfg: RegionConfig) -> np.ndarray:
+    w, h = im.size
+    scale = cfg.long_side / max(w, h)
+    size = (max(32, round(w * scale / 32) * 32), max(32, round(h * scale / 32) * 32))
+    return normalize(encoder.preprocess, im.convert("RGB").resize(size, Image.Resampling.BILINEAR))
+
+
+def describe(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAULT) -> Regions:
+    """Region descriptors of one image (one forward pass at ``cfg.long_side``)."""
+    fmap = encoder.feature_maps(_input(encoder, im, cfg)[None])[0].astype(np.float32)
+    _, h, w = fmap.shape
+    powered = np.power(np.clip(fmap, 1e-6, None), cfg.gem_p)
+    cells = grid(h, w, cfg.levels, cfg.overlap)
+    feats = np.stack([powered[:, y0:y1, x0:x1].mean(axis=(1, 2)) for y0, y1, x0, x1 in cells]) ** (1 / cfg.gem_p)
+    feats /= np.linalg.norm(feats, axis=1, keepdims=True) + 1e-12
+    boxes = np.asarray([(x0 / w, y0 / h, x1 / w, y1 / h) for y0, y1, x0, x1 in cells], np.float32)
+    return Regions(boxes, feats.astype(np.float32), phash(im), dhash(im))
+
+
+ROTATION_CROP = 0.7  # of each side kept around the centre of a de-rotated query (dev set: 0.7 over 0.8)
+
+
+def describe_query(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAULT,
+                   rotations: tuple[float, ...] = ()) -> list[Regions]:
+    """A query's regions, as is and mirrored (flips are a common edit; CNN features are not flip-invariant),
+    then turned by each of ``rotations`` degrees and cropped to the centre (``ROTATION_CROP``), which
+    leaves out the corners a rotation fills: a copy rotated by ~15 degrees matches its source again."""
+    im = im.convert("RGB")
+    out = [describe(encoder, im, cfg), describe(encoder, ImageOps.mirror(im), cfg)]
+    for angle in rotations:
+        turned = im.rotate(angle, Image.Resampling.BILINEAR, expand=False)
+        w, h = turned.size
+        cw, ch = max(1, int(w * ROTATION_CROP)), max(1, int(h * ROTATION_CROP))
+        left, top = (w - cw) // 2, (h - ch) // 2
+        out.append(describe(encoder, turned.crop((left, top, left + cw, top + ch)), cfg))
+    return out
+
+
+class RegionStore:
+    """Region descriptors in the catalog's ``regions`` table."""
+
+    def __init__(self, catalog: Catalog, dim: int):
+        self.catalog = catalog
+        self.dim = dim
+
+    def put(self, items: Iterable[tuple[int, Regions]]) -> None:
+        rows = [(vid, r.boxes.astype(np.float32).tobytes(), r.feats.astype(np.float16).tobytes(), r.phash, r.dhash)
+                for vid, r in items]
+        if rows:
+            with self.catalog.transaction() as db:
+                db.executemany("INSERT OR REPLACE INTO regions(vector_id, boxes, feats, phash, dhash) "
+                               "VALUES(?,?,?,?,?)", rows)
+
+    def get(self, ids: Iterable[int]) -> dict[int, Regions]:
+        ids = [int(i) for i in ids]
+        out: dict[int, Regions] = {}
+        with self.catalog.transaction() as db:
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                q = f"SELECT vector_id, boxes, feats, phash, dhash FROM regions WHERE vector_id IN ({','.join('?' * len(part))})"
+                for vid, boxes, feats, ph, dh in db.execute(q, part):
+                    out[vid] = Regions(np.frombuffer(boxes, np.float32).reshape(-1, 4),
+                                       np.frombuffer(feats, np.float16).reshape(-1, self.dim).astype(np.float32), ph, dh)
+        return out
+
+
+def ensure_regions(library, ids: Sequence[int], cfg: RegionConfig = DEFAULT) -> dict[int, Regions]:
+    """Stored regions of ``ids``; those missing (indexed before regions existed) are computed from
+    their files now and stored. Unreadable files are left out."""
+    store = RegionStore(library.catalog, library.dim)
+    have = store.get(ids)
+    missing = [int(i) for i in ids if int(i) not in have]
+    if missing:
+        rows = library.catalog.vector_rows(missing)
+        fresh = []
+        for vid in missing:
+            row = rows.get(vid)
+            if row is None or row.kind != "image":
+                continue
+            try:
+                fresh.append((vid, describe(library.encoder, load_image(row.path, min_side=cfg.long_side), cfg)))
+            except ImageError:
+                continue
+        store.put(fresh)
+        have.update(fresh)
+    return have
+
+
+def region_extra(library) -> Callable | None:
+    """The indexing hook: describe each newly written image's regions (None for encoders without feature maps)."""
+    if not has_feature_maps(library.encoder):
+        return None
+    store = RegionStore(library.catalog, library.dim)
+
+    def extra(decoded, added: list[int]) -> None:
+        if len(decoded) != len(added):  # one vector per image; anything else is not ours to describe
+            return
+        items = []
+        for d, vid in zip(decoded, added):
+            try:
+                items.append((vid, describe(library.encoder, load_image(d.path, min_side=DEFAULT.long_side))))
+            except ImageError:
+                continue
+        store.put(items)
+
+    return extra

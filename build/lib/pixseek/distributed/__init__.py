@@ -1,0 +1,1 @@
+"""Distributed work: encoding a large file list on a Ray cluster (local by default)."""
