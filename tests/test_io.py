@@ -11,6 +11,8 @@ from hostile import format_zoo, hostile_corpus
 from pixseek.errors import CorruptImageError, EmptyFileError, ImageError, ImageTooLargeError, NotAnImageError
 from pixseek.io import IMAGE_EXTENSIONS, load_image, walk_files
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):

@@ -26,6 +26,8 @@ from pixseek.store.catalog import NewFile
 
 import pixseek.backends.milvus  # noqa: F401,E402  (registers "milvus")
 
+pytestmark = pytest.mark.system
+
 DIM = 64
 
 

@@ -21,6 +21,8 @@ from conftest import GALLERY, run_cli
 from pixseek.distributed.ray_encode import RayConfig, ray_add, start_ray
 from pixseek.search import encode_paths, open_library
 
+pytestmark = pytest.mark.system
+
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 

@@ -18,6 +18,8 @@ from pixseek.errors import CatalogError
 from pixseek.index import create_index, load_index
 from pixseek.store import SCHEMA_VERSION, Catalog
 
+pytestmark = pytest.mark.integration
+
 
 def many_images(folder, gallery, copies=8):
     """Real photos, made distinct: each gallery image in several crops/flips/sizes."""

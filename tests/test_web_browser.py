@@ -11,6 +11,8 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from api_fixtures import GALLERY, QUERIES, indexed_copy, live_server
 
+pytestmark = pytest.mark.system
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]

@@ -19,7 +19,7 @@ from pixseek.errors import PixseekError
 EXTRAS: dict[str, str] = {
     "server": "'pixseek serve' (HTTP API and web page)",
     "video": "indexing and searching video files",
-    "train": "'pixseek train' / 'pixseek tag-train'",
+    "train": "training ('pixseek train', 'pixseek tag-train')",
     "text": "text search with the shipped sentence model",
     "scale": "the Milvus backend and Ray encoding",
     "hub": "Hugging Face hub encoders (CLIP, SigLIP, DINOv2)",
