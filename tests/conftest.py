@@ -50,6 +50,7 @@ SYSTEM_TESTS = {
     "test_api.py::test_searches_run_while_writes_happen",  # live uvicorn, concurrent clients
     "test_api.py::test_serve_command_end_to_end",  # `pixseek serve` in a subprocess
     "test_video.py::test_web_page_shows_video_frame_and_plays_from_its_time",  # uvicorn + Chromium
+    "test_store.py::test_kill_9_during_index_then_resume",  # indexer SIGKILLed at fault points, then resumed
 }
 
 

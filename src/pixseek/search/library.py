@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from pixseek import faults
 from pixseek.encoders import Encoder
 from pixseek.encoders.base import Embedding
 from pixseek.index import VectorIndex, create_index, load_index
@@ -120,6 +121,7 @@ class Library:
     def save(self) -> None:
         """Write the index atomically, then its metadata (generation) atomically."""
         self.index.save(self.index_path)
+        faults.point("save.after_index_file")
         meta = {"generation": self.catalog.generation, "kind": self.index_kind, "ntotal": self.index.ntotal,
                 "model_id": self.model_id}
         tmp = self.meta_path.with_suffix(".json.tmp")
@@ -246,12 +248,14 @@ class Library:
             for i, d in enumerate(good)
         ]
         added, replaced = self.catalog.write_files(files)
+        faults.point("ingest.after_catalog")
         for extra in self.extras if extras else ():
             extra(good, added)
         if replaced:
             self.index.remove(np.asarray(replaced, np.int64))
         if self.index.is_trained:  # an untrained index (IVF, binary) is built from the catalog at the end
             self.index.add(emb.vectors, np.asarray(added, np.int64))
+        faults.point("ingest.after_index")
         for d in good:
             if d.path in known:
                 report.updated += 1
