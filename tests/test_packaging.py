@@ -119,3 +119,11 @@ def test_version():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and proc.stdout.strip() == f"pixseek {pixseek.__version__}"
     assert Version(pixseek.__version__)  # a valid version, which setuptools reads for the wheel
+
+
+def test_system_promotions_name_existing_tests():
+    from conftest import SYSTEM_TESTS
+
+    for name in SYSTEM_TESTS:
+        file, test = name.split("::")
+        assert f"def {test}(" in (REPO / "tests" / file).read_text(), f"conftest.SYSTEM_TESTS: {name} does not exist"
