@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,13 @@ def test_wheel_in_a_fresh_venv(tmp_path):
     ok(run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", REPO], tmp_path, env))
     wheel, = (tmp_path / "dist").glob("pixseek-*.whl")
     assert wheel.name.startswith(f"pixseek-{pixseek.__version__}-")
+    # every data file of the source tree ships (weights tables, calibration photos, web page, projections)
+    src = REPO / "src"
+    data = {p.relative_to(src).as_posix() for p in (src / "pixseek").rglob("*")
+            if p.is_file() and p.suffix not in {".py", ".pyc"} and "__pycache__" not in p.parts}
+    with zipfile.ZipFile(wheel) as zf:
+        shipped = {n for n in zf.namelist() if n.startswith("pixseek/") and not n.endswith(".py")}
+    assert data <= shipped, f"missing from the wheel: {sorted(data - shipped)}"
     venv = tmp_path / "venv"
     ok(run([sys.executable, "-m", "venv", venv], tmp_path, env))
     ok(run([venv / "bin" / "python", "-m", "pip", "install", "-q", wheel], tmp_path, env))

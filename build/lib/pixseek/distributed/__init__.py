@@ -1,1 +1,0 @@
-"""Distributed work: encoding a large file list on a Ray cluster (local by default)."""
