@@ -38,7 +38,7 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve the HTTP API and web page: open http://HOST:PORT/ and drop an image."""
-    uvicorn = require("server", "uvicorn", "fastapi", "python_multipart", feature="'pixseek serve'")
+    uvicorn = require("server", "uvicorn", "fastapi", "python_multipart", "fastapi_offline", feature="'pixseek serve'")
     from pixseek.api import create_app, settings_from_env
 
     path = Path(db) if db is not None else default_db_path()
