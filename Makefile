@@ -34,10 +34,11 @@ demo: $(DEMO_STAMP)
 	$(VENV)/bin/pixseek serve --db $(DEMO_DB) --port $(DEMO_PORT)
 
 # Headless Chromium for the browser tests (Debian's package, driven by Playwright; never `playwright install`).
-# Needs root; without it the browser tests skip.
+# As root (CI) it installs or fails; as a user without it, the browser tests skip.
 browser:
-	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
-		|| echo "note: chromium is not installed (needs root: apt-get install chromium); the browser tests will skip"
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "note: chromium is not installed (needs root: apt-get install chromium); the browser tests will skip"; fi
 
 # Everything: unit + integration + system (servers, browser, Milvus, Ray, kill tests, wheel install).
 test: setup browser
