@@ -1,4 +1,11 @@
-"""Shared test setup: a persistent ONNX cache and the bundled sample gallery."""
+"""Shared test setup: a persistent ONNX cache, the bundled sample gallery, and the test tiers.
+
+Tiers (markers registered in pyproject.toml): every test file declares one with ``pytestmark``:
+``unit`` (seconds, no model), ``integration`` (the real encoder, SQLite, FAISS, in-process or the CLI in a
+subprocess) or ``system`` (servers, a browser, Milvus, Ray, processes killed mid-write, wheel installs).
+A few tests in integration files start a server or a browser: SYSTEM_TESTS below promotes them, so the
+tier of every test is declared here or at the top of its file. ``make test-fast`` = ``-m "not system"``.
+"""
 from __future__ import annotations
 
 import os
@@ -34,3 +41,29 @@ def gallery_copy(tmp_path) -> Path:
     dst = tmp_path / "gallery"
     shutil.copytree(GALLERY, dst)
     return dst
+
+
+TIERS = ("unit", "integration", "system")
+# Tests in an integration file that run a real uvicorn server, a browser or another process's server.
+SYSTEM_TESTS = {
+    "test_api.py::test_traversal_and_symlink_escapes_are_refused",  # live uvicorn (raw request targets)
+    "test_api.py::test_searches_run_while_writes_happen",  # live uvicorn, concurrent clients
+    "test_api.py::test_serve_command_end_to_end",  # `pixseek serve` in a subprocess
+    "test_video.py::test_web_page_shows_video_frame_and_plays_from_its_time",  # uvicorn + Chromium
+    "test_store.py::test_kill_9_during_index_then_resume",  # indexer SIGKILLed at fault points, then resumed
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects, so the promotions below count for -m
+def pytest_collection_modifyitems(config, items):
+    problems = set()
+    for item in items:
+        if f"{item.path.name}::{item.originalname}" in SYSTEM_TESTS:
+            item.add_marker(pytest.mark.system)
+            continue
+        tiers = [t for t in TIERS if item.get_closest_marker(t)]
+        if len(tiers) != 1:
+            problems.add(f"{item.path.name}: declare exactly one tier at the top "
+                         f"(pytestmark = pytest.mark.<{'|'.join(TIERS)}>); found {tiers or 'none'}")
+    if problems:
+        raise pytest.UsageError("\n".join(sorted(problems)))

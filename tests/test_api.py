@@ -22,6 +22,8 @@ from api_fixtures import API_KEY, GALLERY, QUERIES, free_port, indexed_copy, jpe
 from pixseek.api import ApiSettings, create_app, settings_from_env
 from pixseek.errors import PixseekError
 
+pytestmark = pytest.mark.integration
+
 MAX_UPLOAD = 1024 * 1024
 MAX_PIXELS = 4_000_000
 

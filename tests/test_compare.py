@@ -11,6 +11,8 @@ from PIL import Image, ImageOps
 
 from conftest import GALLERY, run_cli
 
+pytestmark = pytest.mark.integration
+
 
 def jpeg(im: Image.Image, quality: int) -> Image.Image:
     buf = io.BytesIO()

@@ -8,10 +8,13 @@ import shutil
 import time
 
 import numpy as np
+import pytest
 from PIL import Image, ImageEnhance
 
 from conftest import run_cli
 from hostile import hostile_corpus
+
+pytestmark = pytest.mark.integration
 
 
 def edited_copy(src, dst):

@@ -10,6 +10,8 @@ from pixseek.errors import UnknownEncoderError
 from pixseek.io import load_image
 from pixseek.preprocess import build_transform
 
+pytestmark = pytest.mark.integration
+
 OFFLINE = [s.name for s in list_encoders() if s.offline]
 
 

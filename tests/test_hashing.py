@@ -18,6 +18,8 @@ from pixseek.index import create_index, load_index
 from pixseek.metrics import retrieval_metrics
 from pixseek.train.trainer import TrainConfig
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def clustered():

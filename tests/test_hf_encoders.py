@@ -24,6 +24,8 @@ from PIL import Image
 from pixseek.encoders import create_encoder, get_spec
 from pixseek.errors import EncoderUnavailableError
 
+pytestmark = pytest.mark.integration
+
 VOCAB = 30522  # the MiniLM (BERT) tokenizer's
 
 

@@ -12,6 +12,8 @@ from conftest import run_cli
 from pixseek.index import create_index, list_index_kinds, load_index
 from pixseek.index.auto import resolve_kind
 
+pytestmark = pytest.mark.integration
+
 DIM = 64
 CONFIGS = {
     "flat": ("flat", {}),

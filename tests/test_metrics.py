@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pixseek.metrics import retrieval_metrics
+
+pytestmark = pytest.mark.unit
 
 
 def reference(vectors, labels, ks=(1, 5, 10)):

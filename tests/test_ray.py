@@ -22,6 +22,8 @@ from pixseek.distributed.ray_encode import RayConfig, ray_add, start_ray
 from pixseek.search import encode_paths
 from pixseek import open_library
 
+pytestmark = pytest.mark.system
+
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 
@@ -126,22 +128,32 @@ def test_killed_worker_neither_duplicates_nor_loses_rows(local_ray, tmp_path, va
         assert (again.added, again.unchanged) == (0, 88)
 
 
+def env_of(proc: psutil.Process) -> dict:
+    try:
+        return proc.environ()
+    except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+        return {}
+
+
 def test_rerun_after_killed_driver_duplicates_nothing(tmp_path, variants):
     db = tmp_path / "d.db"
     cmd = [sys.executable, "-c", "from pixseek.cli import main; main()", "index", str(variants), "--db", str(db),
            "--ray", "auto", "--ray-workers", "2", "--batch-size", "4", "--regions", "--json"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
-    try:
-        first = wait_for_commits(db, 8, lambda: proc.poll() is None)
-        ray_procs = psutil.Process(proc.pid).children(recursive=True)
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+    # the driver is SIGKILLed right after its 2nd batch reached the catalog (pixseek/faults.py), before that
+    # batch's regions were written; the marker finds the Ray processes it started
+    marker = str(tmp_path)
+    log = tmp_path / "driver.log"  # a file, not a pipe: Ray's orphaned agents would hold a pipe open
+    with log.open("w") as err:
+        proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err, timeout=600,
+                              env={**os.environ, "PIXSEEK_FAULT": "ingest.after_catalog:2", "PIXSEEK_TEST_RUN": marker})
+    assert proc.returncode == -signal.SIGKILL, (proc.returncode, log.read_text()[-2000:])
     # Ray fate-shares its head processes with the driver, but two agents outlive a SIGKILL: end them
-    _, alive = psutil.wait_procs(ray_procs, timeout=10)
+    _, alive = psutil.wait_procs([p for p in psutil.process_iter() if env_of(p).get("PIXSEEK_TEST_RUN") == marker],
+                                 timeout=10)
     for p in alive:
         p.kill()
-    assert first < 88
+    first = counts(db)
+    assert first == (8, 8, 4), first  # 2 batches of 4; the 2nd batch's regions not yet written
     summary = json.loads(run_cli("index", variants, "--db", db, "--ray", "auto", "--batch-size", "8", "--json").stdout)
     kept = counts(db)
     # files and vectors: exactly once each. Regions are a cache committed after their batch's vectors: a

@@ -13,6 +13,8 @@ from conftest import GALLERY, run_cli
 from pixseek import open_library
 from pixseek.text import TextQuery, TextSearchConfig, TextSearcher, api_text_search
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory) -> Path:

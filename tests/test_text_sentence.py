@@ -7,8 +7,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from pixseek.text.sentence import DIM, model_folder, sentence_model
+
+pytestmark = pytest.mark.integration
 
 TEXTS = ["a cat", "a cup of coffee on a saucer", "something to sit on", "x",
          "ein Fahrrad mit rotem Rahmen " * 8, ""]

@@ -24,6 +24,8 @@ from pixseek.train.heads import HeadConfig, ProjectionHead
 from pixseek.train.losses import LOSSES, LossConfig, create_loss
 from pixseek.train.trainer import TrainConfig, plot_history
 
+pytestmark = pytest.mark.integration
+
 FAST = TrainConfig(epochs=12, patience=20, lr=1e-3)
 
 

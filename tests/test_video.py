@@ -16,6 +16,8 @@ from pixseek.io.video import format_timestamp, frame_at, sample_frames
 from pixseek.search.library import Hit
 from pixseek.search.video import merge_video_hits
 
+pytestmark = pytest.mark.integration
+
 # (photo, start, end, motion): four scenes, the first one coming back at the end.
 SCENES = [("astronaut.jpg", 0, 5, "static"), ("coffee.jpg", 5, 10, "pan"), ("rocket.jpg", 10, 15, "zoom"),
           ("chelsea.jpg", 15, 19, "static"), ("astronaut.jpg", 19, 22, "pan")]

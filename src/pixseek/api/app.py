@@ -21,6 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from fastapi_offline import FastAPIOffline
 
 from pixseek.api import schemas as S
 from pixseek.api.backends import (Compare, Comparison, Duplicates, TextSearch, compare_backend, duplicates_backend,
@@ -161,8 +162,9 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
             search_pool.shutdown(wait=False, cancel_futures=True)
             write_pool.shutdown(wait=True)
 
-    app = FastAPI(title="pixseek", version="1", lifespan=lifespan,
-                  description="Image search by example, by tag or text; compare; list; admin add/remove.")
+    # /docs and /redoc: Swagger UI and ReDoc served from the package fastapi-offline (no CDN, works offline)
+    app = FastAPIOffline(title="pixseek", version="1", lifespan=lifespan,
+                         description="Image search by example, by tag or text; compare; list; admin add/remove.")
     app.state.service = service
     app.state.metrics = metrics
     install_error_handlers(app)

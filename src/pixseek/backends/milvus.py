@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from pixseek._extras import require
 from pixseek.backends import fresh_name
 from pixseek.errors import BackendError
 from pixseek.index.base import VectorIndex, as_ids, as_matrix
@@ -61,7 +62,7 @@ class MilvusIndex(VectorIndex):
     def __init__(self, dim: int, uri: str = "http://127.0.0.1:19530", collection: str | None = None,
                  index_type: str = "HNSW", build: dict | None = None, search: dict | None = None,
                  consistency: str = "Bounded"):
-        from pymilvus import connections
+        connections = require("scale", "pymilvus", feature="the Milvus backend").connections
 
         self.dim = dim
         self.params = {"uri": uri, "collection": collection or fresh_name(), "index_type": index_type.upper(),

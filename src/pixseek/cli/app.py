@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from pixseek import __version__
 from pixseek.errors import PixseekError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -21,6 +23,18 @@ out = Console(highlight=False, soft_wrap=True)
 DbOption = Annotated[Path | None, typer.Option("--db", help="Catalog file (default: $PIXSEEK_DB or ~/.local/share/pixseek/library.db).")]
 ModelOption = Annotated[str | None, typer.Option("--model", "-m", help="Encoder name or trained model file (default: the catalog's, or efficientnet_lite0).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"pixseek {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """pixseek: index a folder of images, search by example, offline."""
 
 
 TagOption = Annotated[list[str] | None, typer.Option("--tag", help="Only images with this tag (repeatable: all of them; see `pixseek tags`).")]
@@ -89,8 +103,8 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 def main() -> None:
     try:
         app()
-    except PixseekError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except PixseekError as exc:  # a typed error (a missing extra included): one line, exit 2
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         console.print("[yellow]stopped[/yellow]: committed batches are kept; re-run to resume")

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from pixseek._extras import require
 from pixseek.cli.app import DbOption, ModelOption, app, console, fail
 from pixseek.wiring import open_library
 from pixseek.search.wiring import default_db_path
@@ -47,8 +48,7 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve the HTTP API and web page: open http://HOST:PORT/ and drop an image."""
-    import uvicorn
-
+    uvicorn = require("server", "uvicorn", "fastapi", "python_multipart", "fastapi_offline", feature="'pixseek serve'")
     from pixseek.api import create_app, settings_from_env
     from pixseek.api.app import server_config
     from pixseek.api.settings import hosts_for, is_loopback

