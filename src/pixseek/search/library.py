@@ -51,6 +51,7 @@ from pixseek.store.layout import LibraryLayout, WriterLock, atomic_write_text, r
 log = logging.getLogger("pixseek")
 
 TRAIN_SAMPLE = 50_000
+MAX_WIDEN = 64  # a query whose hits stack or merge into fewer than k widens its shortlist up to k * this
 EXACT_FEW = 2_000  # a filter that leaves at most this many vectors is scored exactly over them
 EXACT_SUBSET = 20_000  # ... and up to this many when the index's neighbours are too few of them
 STACK_SIMILARITY = 0.93  # global cosine from which two hits are one picture (stacked) ...
@@ -491,8 +492,8 @@ class Library:
                     order = np.argsort(-scores, kind="stable")
                     ids, scores = ids[order], scores[order]
                 hits = self._hits(ids, scores, videos, stack)
-                if len(hits) >= k or fetch >= total or rescore is not None:
-                    break
+                if len(hits) >= k or fetch >= min(total, k * MAX_WIDEN) or rescore is not None:
+                    break  # enough distinct hits, or a shortlist this long is all stacks of a few pictures
                 fetch = min(total + len(excluded), fetch * 4)
             results.append(hits[:k])
         return results
