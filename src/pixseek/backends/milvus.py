@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from pixseek.backends import fresh_name
+from pixseek.backends.common import fresh_name
 from pixseek.errors import BackendError
 from pixseek.index.base import VectorIndex, as_ids, as_matrix
 from pixseek.index.factory import register_index

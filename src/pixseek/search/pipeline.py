@@ -9,7 +9,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +16,9 @@ import numpy as np
 from pixseek.errors import ImageError, ImageTooLargeError, UnreadableFileError
 from pixseek.io import DEFAULT_MAX_PIXELS, load_image
 from pixseek.preprocess import PreprocessConfig, build_transform
+from pixseek.types import Decoded  # noqa: F401  (re-exported: defined in the leaf module)
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
-
-
-@dataclass
-class Decoded:
-    path: str
-    pixels: np.ndarray | None
-    sha256: str
-    size: int
-    mtime_ns: int
-    width: int = 0
-    height: int = 0
-    error: ImageError | None = None
-    unchanged: bool = False  # content hash equals the one already stored
 
 
 def read_and_decode(path: str, transform, cfg: PreprocessConfig, known_sha: str | None = None,

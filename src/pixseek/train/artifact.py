@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pixseek import __version__
+from pixseek.version import __version__
 from pixseek.encoders import Encoder
 from pixseek.encoders.efficientnet import export_onnx, features_and_logits_module
 from pixseek.encoders.trained import BACKBONE, FORMAT, HEAD, KINDS, MANIFEST, SUFFIX, WEIGHTS, model_id_for
