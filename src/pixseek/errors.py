@@ -98,3 +98,19 @@ class BackendError(PixseekError):
     def __init__(self, url: str, cause: str):
         self.url, self.cause = url, cause
         super().__init__(f"{url}: {cause}")
+
+
+class IndexSpecError(PixseekError, ValueError):
+    """An index spec string (``"hnsw,M=32,ef=64"``) or index parameter that pixseek cannot build."""
+
+    def __init__(self, spec: str, cause: str):
+        self.spec, self.cause = spec, cause
+        super().__init__(f"index spec '{spec}': {cause}")
+
+
+class IndexFileError(PixseekError):
+    """A saved index file is missing, damaged, or not one pixseek can read; the catalog can rebuild it."""
+
+    def __init__(self, path: str | Path, cause: str):
+        self.path, self.cause = str(path), cause
+        super().__init__(f"{self.path}: {cause}")
