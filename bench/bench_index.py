@@ -43,7 +43,7 @@ def dev_features(encoder):
 
 
 def code_report(train, test, model_id: str) -> dict:
-    from pixseek.hashing.deep import DeepHashRecipe, train_deep_hash
+    from pixseek.train.hashing import DeepHashRecipe, train_deep_hash
 
     (tr_x, tr_y), (te_x, te_y) = train, test
     dim = te_x.shape[1]

@@ -1,14 +1,18 @@
 """Encoder contract over the registry, and ONNX agreeing with PyTorch."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
+from PIL import Image
 
-from pixseek.encoders import create_encoder, list_encoders
+from pixseek.encoders import Embedding, Encoder, EncoderConfig, create_encoder, list_encoders
+from pixseek.encoders.base import l2_normalize
 from pixseek.encoders.efficientnet import features_and_logits_module, imagenet_labels, load_torch_model
-from pixseek.errors import UnknownEncoderError
+from pixseek.errors import EncoderUnavailableError, UnknownEncoderError
 from pixseek.io import load_image
-from pixseek.preprocess import build_transform
+from pixseek.preprocess import PreprocessConfig, build_transform
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +75,39 @@ def test_int8_stays_close_to_fp32(photos):
 def test_unknown_encoder_is_a_clear_error():
     with pytest.raises(UnknownEncoderError, match="efficientnet_lite0"):
         create_encoder("no-such-model")
+
+
+@pytest.mark.parametrize("name", OFFLINE)
+def test_capabilities_are_declared_in_one_frozen_config(name, photos):
+    """What an encoder can do is read from ``encoder.config`` (no probing), and the record it declares
+    builds the same encoder again (what a catalog stores)."""
+    enc = create_encoder(name)
+    cfg = enc.config
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.text_tower = True
+    assert (cfg.name, cfg.model_id, cfg.embed_dim, cfg.preprocess) == (name, enc.model_id, enc.embed_dim, enc.preprocess)
+    assert cfg.feature_maps and not cfg.text_tower
+    assert list(cfg.labels) == imagenet_labels() == enc.labels and cfg.label_groups == (("labels", 0, 1000),)
+    again = create_encoder(cfg.record()["name"], **cfg.record()["options"])
+    assert again.model_id == enc.model_id
+    pixels = np.stack([enc.transform()(photos[0])])
+    assert enc.feature_maps(pixels).shape[:2] == (1, 1280)
+    with pytest.raises(EncoderUnavailableError, match="no text tower"):
+        enc.encode_text(["a cat"])
+
+
+def test_an_encoder_without_declared_capabilities_refuses_them_clearly():
+    class Grey(Encoder):
+        def __init__(self):
+            super().__init__(EncoderConfig("grey", "test/grey-3", 3, PreprocessConfig(8, (0, 0, 0), (1, 1, 1))))
+
+        def embed_pixels(self, pixels):
+            return Embedding(l2_normalize(pixels.mean(axis=(2, 3)) + 1e-3))
+
+    enc = Grey()
+    assert enc.labels is None and enc.label_groups() == [] and enc.tags(np.zeros((1, 0))) == [[]]
+    assert enc.encode_images([Image.new("RGB", (20, 10), (9, 9, 9))]).shape == (1, 3)
+    with pytest.raises(EncoderUnavailableError, match="no feature maps"):
+        enc.feature_maps(np.zeros((1, 3, 8, 8), np.float32))
+    with pytest.raises(ValueError, match="label groups"):
+        EncoderConfig("x", "x", 3, enc.preprocess, labels=("a",), label_groups=(("g", 0, 2),))

@@ -13,7 +13,8 @@ from PIL import Image, ImageOps
 from conftest import run_cli
 from pixseek.encoders import create_encoder
 from pixseek.hashing import DeepHashCoder, code_metrics, create_coder, hamming_rank, read_hash_model
-from pixseek.hashing.deep import DeepHashRecipe, HashingLoss, train_deep_hash
+from pixseek.train.hashing import DeepHashRecipe, HashingLoss, train_deep_hash
+from pixseek.train.losses import TrainLoss
 from pixseek.index import create_index, load_index
 from pixseek.metrics import retrieval_metrics
 from pixseek.train.trainer import TrainConfig
@@ -73,7 +74,7 @@ def test_code_metrics_match_a_plain_hamming_loop():
 
 
 def test_quantization_loss_is_the_mean_squared_distance_to_the_signs():
-    class Zero(torch.nn.Module):
+    class Zero(TrainLoss):
         def forward(self, v, labels):
             return v.sum() * 0
 

@@ -88,6 +88,7 @@ def test_image_tower_contract(tiny_repos, name):
 @pytest.mark.parametrize("name", ["clip-vit-base-patch32", "siglip-base-patch16-224"])
 def test_text_tower_shares_the_image_space(tiny_repos, name):
     enc = create_encoder(name, repo=str(tiny_repos[name]))
+    assert enc.config.text_tower and not enc.config.feature_maps and enc.labels is None
     t = enc.encode_text(["a cat", "a cup of coffee", "a cat"])
     assert t.shape == (3, enc.embed_dim) and t.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(t, axis=1), 1.0, atol=1e-5)
@@ -97,7 +98,9 @@ def test_text_tower_shares_the_image_space(tiny_repos, name):
 
 def test_dinov2_has_no_text_tower(tiny_repos):
     enc = create_encoder("dinov2-small", repo=str(tiny_repos["dinov2-small"]))
-    assert not callable(getattr(enc, "encode_text", None))
+    assert not enc.config.text_tower  # declared; calling it anyway is a clear error
+    with pytest.raises(EncoderUnavailableError, match="no text tower"):
+        enc.encode_text(["a cat"])
 
 
 def test_missing_weights_offline_is_a_clear_error(tmp_path, monkeypatch):

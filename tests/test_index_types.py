@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
-from pixseek.index import create_index, list_index_kinds, load_index
+from pixseek.errors import IndexFileError, IndexSpecError, UnknownIndexError
+from pixseek.index import create_index, index_factory, list_index_kinds, load_index, normalize_spec, parse_spec
 from pixseek.index.auto import resolve_kind
 
 pytestmark = pytest.mark.integration
@@ -165,3 +166,84 @@ def test_cli_auto_and_codes_say_what_they_built(tmp_path, gallery):
     assert out["index"] == "flat" and "auto" in out["index_note"]
     out = json.loads(run_cli("index", gallery, "--db", tmp_path / "c.db", "--codes", "128", "--json").stdout)
     assert out["index"] == "flat" and "binary" in out["index_note"]  # 22 images: too few to learn codes
+
+
+SPECS = ["flat", "hnsw,M=16,ef=48", "ivfpq,nlist=32,m=16,nprobe=8", "binary,bits=64,coder=lsh,structure=hnsw,ef=96"]
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_a_spec_string_builds_the_index_and_the_saved_file_says_what_it_is(spec, data, tmp_path):
+    x, ids, q = data
+    index = index_factory(spec, DIM)
+    kind, params = parse_spec(spec)
+    assert index.kind == kind and normalize_spec(index.spec) == index.spec
+    assert all(index.params[index.aliases.get(k, k)] == v for k, v in params.items())
+    if not index.is_trained:
+        index.train(x)
+    index.add(x, ids)
+    index.save(tmp_path / "i")
+    with open(tmp_path / "i", "rb") as fh:
+        assert fh.readline() == b"pixseek-index/1\n"
+        header = json.loads(fh.readline())
+    assert (header["kind"], header["dim"], header["spec"]) == (kind, DIM, index.spec)
+    again = load_index(tmp_path / "i")  # no kind given, no side file consulted
+    assert type(again) is type(index) and again.spec == index.spec and again.ntotal == len(ids)
+    np.testing.assert_array_equal(again.search(q, 5)[1], index.search(q, 5)[1])
+    assert index_factory(index.spec, DIM).params == index.params  # the canonical spec builds the same index
+
+
+def test_set_params_is_the_one_way_to_change_search_parameters(data):
+    x, ids, q = data
+    index = build("hnsw", x, ids)
+    index.set_params(ef=16)  # alias of ef_search
+    assert index.ef_search == 16 and "ef_search=16" in index.spec
+    narrow = index.search(q, 10)[1]
+    index.set_params(ef_search=256)
+    wide = index.search(q, 10)[1]
+    assert (wide[:, 0] == ids[:100]).all() and narrow.shape == wide.shape
+    with pytest.raises(IndexSpecError, match="M cannot change after the index is built"):
+        index.set_params(M=8)
+    with pytest.raises(IndexSpecError, match="unknown parameter 'nprobe' for hnsw"):
+        index.set_params(nprobe=3)
+    with pytest.raises(IndexSpecError, match="unknown parameter .ef. for flat"):
+        create_index("flat", DIM).set_params(ef=3)
+    ivf = build("ivfpq", x, ids)
+    ivf.set_params(nprobe=1, shortlist=2)
+    assert (ivf.nprobe, ivf.shortlist) == (1, 2)
+    ivf.tune(nprobe=32)  # the former name still works
+    assert ivf.nprobe == 32
+
+
+@pytest.mark.parametrize("bad", ["", "hnsw,M", "M=3", "hnsw,Q=3", "hnsw,M=3,M=4", "nosuch,M=3"])
+def test_a_bad_spec_is_a_clear_error(bad):
+    with pytest.raises((IndexSpecError, UnknownIndexError)):
+        index_factory(bad, DIM)
+
+
+def test_an_index_file_saved_before_headers_still_loads_with_its_kind(data, tmp_path):
+    import faiss
+
+    x, ids, q = data
+    old = create_index("flat", DIM)
+    old.add(x, ids)
+    faiss.write_index(old._index, str(tmp_path / "old.index"))  # the format before pixseek-index/1
+    again = load_index(tmp_path / "old.index", "flat")
+    assert again.ntotal == len(ids) and (again.search(q, 1)[1][:, 0] == ids[:100]).all()
+    with pytest.raises(IndexFileError, match="not a self-describing pixseek index"):
+        load_index(tmp_path / "old.index")
+
+
+@pytest.mark.parametrize("damage", ["empty", "garbage", "truncated", "bad-header"])
+def test_a_damaged_index_file_is_a_typed_error_naming_the_file(damage, data, tmp_path):
+    x, ids, _ = data
+    path = tmp_path / "x.index"
+    index = create_index("hnsw", DIM)
+    index.add(x[:500], ids[:500])
+    index.save(path)
+    raw = path.read_bytes()
+    path.write_bytes({"empty": b"", "garbage": b"\x00garbage" * 100, "truncated": raw[:len(raw) // 2],
+                      "bad-header": b"pixseek-index/1\n{not json\n" + raw}[damage])
+    with pytest.raises(IndexFileError, match=str(path)):
+        load_index(path, "hnsw")
+    with pytest.raises(IndexFileError, match="no such index file"):
+        load_index(tmp_path / "missing.index")

@@ -119,7 +119,7 @@ def test_cli_index_search_remove_over_milvus(milvus, tmp_path, gallery_copy):  #
         assert lib.index.kind == "milvus" and lib.index.params["collection"] == "cli_gallery"
         built = lib.index._coll.indexes[0].params
         assert built["index_type"] == "HNSW" and str(built["params"]["M"]) == "16"
-        assert lib.index.search_params == {"ef": 32}
+        assert lib.index.search_settings == {"ef": 32}
     run_cli("remove", gallery_copy / "chelsea.jpg", "--db", db)
     info = json.loads(run_cli("info", "--db", db, "--json").stdout)
     assert info["index"] == "milvus" and info["index_ntotal"] == info["vectors"] == 21

@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from pixseek.version import __version__  # noqa: F401
 
 
 def open(db=None, model=None, index=None, **kwargs):  # noqa: A001 - the library's verb

@@ -115,3 +115,19 @@ class BackendError(PixseekError):
 class FeedbackError(PixseekError, ValueError):
     """Relevance-feedback marks that cannot be used: an unknown item id, too many marks, an item marked
     both like and unlike, or vectors of the wrong shape."""
+
+
+class IndexSpecError(PixseekError, ValueError):
+    """An index spec string (``"hnsw,M=32,ef=64"``) or index parameter that pixseek cannot build."""
+
+    def __init__(self, spec: str, cause: str):
+        self.spec, self.cause = spec, cause
+        super().__init__(f"index spec '{spec}': {cause}")
+
+
+class IndexFileError(PixseekError):
+    """A saved index file is missing, damaged, or not one pixseek can read; the catalog can rebuild it."""
+
+    def __init__(self, path: str | Path, cause: str):
+        self.path, self.cause = str(path), cause
+        super().__init__(f"{self.path}: {cause}")

@@ -16,12 +16,14 @@ present on both sides always holds the same vector.
 from __future__ import annotations
 
 import importlib
-import uuid
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
+from pixseek.backends.common import fresh_name  # noqa: F401  (re-exported)
 from pixseek.errors import BackendError
 
+# Backend modules, loaded when a backend is used (each registers its index kind in the factory);
+# they import pixseek.backends.common, never this package.
 MODULES = {"milvus": "pixseek.backends.milvus"}
 SCHEMES = {"milvus": "milvus"}
 
@@ -71,10 +73,6 @@ def parse_backend(url: str, stored: dict | None = None) -> BackendSpec:
     return BackendSpec(kind, module.params_from_url(url, parts, query, stored or {}))
 
 
-def fresh_name() -> str:
-    return f"pixseek_{uuid.uuid4().hex[:16]}"
-
-
 def sync_with_catalog(library) -> bool:
     """Bring a backend-held index in step with the catalog when it is not (see module doc).
 
@@ -83,7 +81,7 @@ def sync_with_catalog(library) -> bool:
     collection and parameters as asked, and as many rows as the catalog has vectors.
     """
     index = library.index
-    if not is_backend(getattr(index, "kind", None)):
+    if not is_backend(index.kind):
         return False
     if index.params == library.index_params and index.ntotal == library.catalog.count_vectors():
         return False

@@ -8,8 +8,9 @@ searches (default ``Bounded``; the first search after a write of this process is
 so a process always reads its own writes). Writes are upserts keyed by the catalog's vector id,
 so writing a batch twice leaves one row per id.
 
-The file the library saves beside the catalog (``<db>.index``) is a small JSON manifest: where the
-collection is and with which parameters; the vectors themselves stay in Milvus.
+The file the library saves beside the catalog (``<db>.index``) is the index header alone
+(``pixseek-index/1``: kind, dimension, where the collection is and with which parameters); the
+vectors themselves stay in Milvus.
 """
 from __future__ import annotations
 
@@ -19,12 +20,13 @@ import time
 from collections.abc import Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import BinaryIO
+from urllib.parse import urlencode, urlsplit
 
 import numpy as np
 
 from pixseek._extras import require
-from pixseek.backends import fresh_name
+from pixseek.backends.common import fresh_name
 from pixseek.errors import BackendError
 from pixseek.index.base import VectorIndex, as_ids, as_matrix
 from pixseek.index.factory import register_index
@@ -59,18 +61,20 @@ def params_from_url(url: str, parts, query: dict, stored: dict) -> dict:
 class MilvusIndex(VectorIndex):
     """A Milvus collection behind the :class:`~pixseek.index.VectorIndex` seam."""
 
+    search_params = tuple(sorted(SEARCH_KEYS))
+
     def __init__(self, dim: int, uri: str = "http://127.0.0.1:19530", collection: str | None = None,
                  index_type: str = "HNSW", build: dict | None = None, search: dict | None = None,
                  consistency: str = "Bounded"):
         connections = require("scale", "pymilvus", feature="the Milvus backend").connections
 
         self.dim = dim
-        self.params = {"uri": uri, "collection": collection or fresh_name(), "index_type": index_type.upper(),
+        self._params = {"uri": uri, "collection": collection or fresh_name(), "index_type": index_type.upper(),
                        "build": dict(build or {}), "search": dict(search or {}), "consistency": consistency}
-        self.url = f"milvus://{uri.split('://', 1)[-1]}/{self.params['collection']}"
-        self.index_type = self.params["index_type"]
-        self.build_params = DEFAULT_BUILD.get(self.index_type, {}) | self.params["build"]
-        self.search_params = DEFAULT_SEARCH.get(self.index_type, {}) | self.params["search"]
+        self.url = f"milvus://{uri.split('://', 1)[-1]}/{self._params['collection']}"
+        self.index_type = self._params["index_type"]
+        self.build_params = DEFAULT_BUILD.get(self.index_type, {}) | self._params["build"]
+        self.search_settings = DEFAULT_SEARCH.get(self.index_type, {}) | self._params["search"]
         self._alias = f"pixseek:{uri}"
         self._dirty = False
         with self._calls("cannot connect"):
@@ -100,7 +104,7 @@ class MilvusIndex(VectorIndex):
     def _open_collection(self):
         from pymilvus import Collection, CollectionSchema, DataType, FieldSchema, utility
 
-        name = self.params["collection"]
+        name = self._params["collection"]
         index = {"index_type": self.index_type, "metric_type": "IP", "params": self.build_params}
         if utility.has_collection(name, using=self._alias, timeout=TIMEOUT):
             coll = Collection(name, using=self._alias)
@@ -136,11 +140,26 @@ class MilvusIndex(VectorIndex):
         if self._dirty:
             self._dirty = False
             return "Strong"
-        return self.params["consistency"]
+        return self._params["consistency"]
 
-    def tune(self, **search) -> None:
-        """Change search-time parameters (``ef``, ``nprobe``...) for this process."""
-        self.search_params = self.search_params | search
+    @property
+    def params(self) -> dict:
+        return self._params
+
+    @property
+    def spec(self) -> str:
+        """The backend URL that builds this index again (what ``--backend`` takes)."""
+        query = {"index": self.index_type} | self._params["build"] | self._params["search"]
+        if self._params["consistency"] != "Bounded":
+            query["consistency"] = self._params["consistency"]
+        return f"{self.url}?{urlencode(query)}"
+
+    def bytes_per_vector_ram(self) -> float:
+        return 0.0  # the vectors live in the Milvus server
+
+    def _set_search(self, **search) -> None:
+        """Search-time parameters (``ef``, ``nprobe``...) for this process."""
+        self.search_settings = self.search_settings | search
 
     def wait_indexed(self, timeout: float = 1800, compact: bool = True) -> None:
         """After a bulk load: seal what was written, merge the small segments (``compact``), wait
@@ -150,7 +169,7 @@ class MilvusIndex(VectorIndex):
         search per query (100k 1280-d rows land in 4 segments of ~25k before compaction)."""
         from pymilvus import utility
 
-        name, deadline = self.params["collection"], time.monotonic() + timeout
+        name, deadline = self._params["collection"], time.monotonic() + timeout
         with self._calls("index build failed"):
             self._coll.flush(timeout=TIMEOUT)
             merged: set[int] = set()
@@ -189,7 +208,7 @@ class MilvusIndex(VectorIndex):
         k = max(1, int(k))
         scores = np.full((len(queries), k), -np.inf, np.float32)
         ids = np.full((len(queries), k), -1, np.int64)
-        params = dict(self.search_params)
+        params = dict(self.search_settings)
         if "ef" in params:
             params["ef"] = max(int(params["ef"]), k)  # Milvus refuses ef < k
         with self._calls("search failed"):
@@ -262,15 +281,15 @@ class MilvusIndex(VectorIndex):
         if len(stale):
             self.remove(stale)
 
-    def _write(self, path: Path) -> None:
-        """Make what was written durable in Milvus (flush), then write the manifest."""
+    def _write(self, fh: BinaryIO) -> None:
+        """Make what was written durable in Milvus (flush); the header (kind, dim, params) is the
+        whole manifest: the vectors stay in Milvus."""
         with self._calls("flush failed"):
             self._coll.flush(timeout=TIMEOUT)
-        path.write_text(json.dumps({"backend": "milvus", "dim": self.dim, "params": self.params}))
 
     @classmethod
-    def _read(cls, path: Path) -> "MilvusIndex":
-        manifest = json.loads(path.read_text())
+    def _read(cls, fh: BinaryIO, path: Path, header: dict | None) -> "MilvusIndex":
+        manifest = header if header is not None else json.loads(fh.read())  # before headers: a JSON manifest
         return cls(int(manifest["dim"]), **manifest["params"])
 
     def drop(self) -> None:
@@ -278,4 +297,4 @@ class MilvusIndex(VectorIndex):
         from pymilvus import utility
 
         with self._calls("drop failed"):
-            utility.drop_collection(self.params["collection"], using=self._alias, timeout=TIMEOUT)
+            utility.drop_collection(self._params["collection"], using=self._alias, timeout=TIMEOUT)

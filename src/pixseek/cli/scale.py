@@ -55,7 +55,7 @@ def hash_train(
     fifth of each class, mAP of Hamming ranking, against ITQ codes of the same length."""
     from pixseek.encoders import create_encoder
     from pixseek.hashing import HASH_SUFFIX, ITQCoder, code_metrics
-    from pixseek.hashing.deep import HASH_LOSSES, DeepHashRecipe, train_deep_hash
+    from pixseek.train.hashing import HASH_LOSSES, DeepHashRecipe, train_deep_hash
     from pixseek.train.data import extract_features, read_image_folder, split_within_classes
     from pixseek.train.trainer import TrainConfig
 

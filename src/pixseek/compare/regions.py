@@ -46,7 +46,7 @@ class Regions:
 
 
 def has_feature_maps(encoder: Encoder) -> bool:
-    return type(encoder).feature_maps is not Encoder.feature_maps
+    return encoder.config.feature_maps
 
 
 def grid(h: int, w: int, levels: int, overlap: float = 0.4) -> list[tuple[int, int, int, int]]:

@@ -1,5 +1,5 @@
 """Encoders: a registry + factory; one contract (:class:`Encoder`)."""
-from pixseek.encoders.base import Embedding, Encoder
+from pixseek.encoders.base import Embedding, Encoder, EncoderConfig
 from pixseek.encoders.registry import (
     EncoderSpec,
     create_encoder,
@@ -18,6 +18,7 @@ from pixseek.encoders import hf as _hf  # noqa: E402,F401  (CLIP / SigLIP / DINO
 __all__ = [
     "Embedding",
     "Encoder",
+    "EncoderConfig",
     "EncoderSpec",
     "create_encoder",
     "default_encoder_name",

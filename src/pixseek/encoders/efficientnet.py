@@ -11,7 +11,7 @@ from importlib import resources
 
 import numpy as np
 
-from pixseek.encoders.base import Embedding, Encoder, l2_normalize
+from pixseek.encoders.base import Embedding, Encoder, EncoderConfig, l2_normalize
 from pixseek.encoders.onnx_runtime import cached_onnx, make_session, run_session
 from pixseek.encoders.registry import register_encoder
 from pixseek.errors import EncoderUnavailableError
@@ -113,20 +113,24 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class OnnxCnnEncoder(Encoder):
-    """A CNN run through onnxruntime whose graph outputs (feature map, logits)."""
+    """A CNN run through onnxruntime whose graph outputs (feature map, logits).
 
-    embed_dim = 1280
+    ``name``: the network (its ONNX export); ``registry_name``: the name ``create_encoder`` builds it by
+    (the int8 variant shares the network under another name)."""
 
-    def __init__(self, name: str, preprocess: PreprocessConfig, pooling: str = "gem", threads: int | None = None):
+    def __init__(self, name: str, preprocess: PreprocessConfig, pooling: str = "gem", threads: int | None = None,
+                 registry_name: str | None = None, embedding_space: str | None = None):
         if pooling not in POOLINGS:
             raise ValueError(f"unknown pooling {pooling!r}; one of {POOLINGS}")
         self.name = name
-        self.preprocess = preprocess
         self.pooling = pooling
         self.threads = threads
-        self.labels = imagenet_labels()
+        registry_name = registry_name or name
         pp = preprocess
-        self.model_id = f"{name}/{pooling}/{pp.mode}{pp.input_size}"
+        super().__init__(EncoderConfig(
+            name=registry_name, model_id=f"{registry_name}/{pooling}/{pp.mode}{pp.input_size}", embed_dim=1280,
+            preprocess=preprocess, options={"pooling": pooling}, feature_maps=True, labels=tuple(imagenet_labels()),
+            embedding_space=embedding_space or name))  # the _fc rows of the network live in this space
 
     @cached_property
     def onnx_path(self):
@@ -225,6 +229,5 @@ class Int8CnnEncoder(OnnxCnnEncoder):
     tags=("compressed", "imagenet-labels"),
 )
 def efficientnet_lite0_int8(preprocess: PreprocessConfig, pooling: str = "gem", threads: int | None = None) -> Encoder:
-    enc = Int8CnnEncoder("efficientnet_lite0", preprocess, pooling=pooling, threads=threads)
-    enc.model_id = enc.model_id.replace("efficientnet_lite0/", "efficientnet_lite0_int8/")
-    return enc
+    return Int8CnnEncoder("efficientnet_lite0", preprocess, pooling=pooling, threads=threads,
+                          registry_name="efficientnet_lite0_int8")

@@ -16,12 +16,15 @@ from functools import cached_property
 import numpy as np
 
 from pixseek._extras import require
-from pixseek.encoders.base import Embedding, Encoder, l2_normalize
+from pixseek.encoders.base import Embedding, Encoder, EncoderConfig, l2_normalize
 from pixseek.encoders.registry import register_encoder
 from pixseek.errors import EncoderUnavailableError
 from pixseek.preprocess import PreprocessConfig
 
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
+
+
+TEXT_FAMILIES = ("clip", "siglip")  # families with a text tower in the image space
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,12 @@ class HubEncoder(Encoder):
 
     ``encode_images`` and ``encode_text`` return L2-normalised float32 rows in one shared space."""
 
-    def __init__(self, hub: HubModel, preprocess: PreprocessConfig, threads: int | None = None):
+    def __init__(self, hub: HubModel, preprocess: PreprocessConfig, name: str, threads: int | None = None):
         self.hub = hub
-        self.preprocess = preprocess
         self.threads = threads
-        self.labels = None
-        self.model_id = f"hf:{hub.repo}"
-        self.embed_dim = self._embed_dim()
+        super().__init__(EncoderConfig(
+            name=name, model_id=f"hf:{hub.repo}", embed_dim=self._embed_dim(), preprocess=preprocess,
+            options={"repo": hub.repo}, text_tower=hub.family in TEXT_FAMILIES))
 
     @cached_property
     def _torch(self):
@@ -82,13 +84,13 @@ class HubEncoder(Encoder):
 
     @cached_property
     def tokenizer(self):
-        if self.hub.family == "dinov2":
+        if not self.config.text_tower:
             raise EncoderUnavailableError(f"{self.hub.repo} has no text tower")
         return self._load("tokenizer")
 
-    @staticmethod
-    def _pooled(out):
-        return out if hasattr(out, "shape") else out.pooler_output
+    def _pooled(self, out):
+        """``get_*_features`` gives a tensor, or (in some transformers versions) an output with ``pooler_output``."""
+        return out if isinstance(out, self._torch.Tensor) else out.pooler_output
 
     def embed_pixels(self, pixels: np.ndarray) -> Embedding:
         torch = self._torch
@@ -102,6 +104,8 @@ class HubEncoder(Encoder):
 
     def encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Words -> L2-normalised float32 (n, embed_dim), in the image vectors' space."""
+        if not self.config.text_tower:
+            return super().encode_text(texts)  # raises: no text tower
         torch = self._torch
         kw = {"padding": self.hub.text_padding, "truncation": True, "return_tensors": "pt"}
         if self.hub.text_padding == "max_length":
@@ -113,12 +117,6 @@ class HubEncoder(Encoder):
         return l2_normalize(feats.float().numpy())
 
 
-class DinoEncoder(HubEncoder):
-    """DINOv2 has no text tower; keeping ``encode_text`` off its class lets callers test for it."""
-
-    encode_text = None  # type: ignore[assignment]
-
-
 CLIP = PreprocessConfig(224, CLIP_MEAN, CLIP_STD, mode="center_crop", interpolation="bicubic")
 SIGLIP = PreprocessConfig(224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), mode="squash", interpolation="bicubic")
 DINO = PreprocessConfig(224, crop_pct=224 / 256, interpolation="bicubic")
@@ -128,18 +126,18 @@ DINO = PreprocessConfig(224, crop_pct=224 / 256, interpolation="bicubic")
                   description="OpenAI CLIP ViT-B/32 via transformers (hub: openai/clip-vit-base-patch32), 512-d, text tower")
 def clip_vit_base_patch32(preprocess: PreprocessConfig, repo: str = "openai/clip-vit-base-patch32",
                           threads: int | None = None) -> Encoder:
-    return HubEncoder(HubModel(repo, "clip"), preprocess, threads)
+    return HubEncoder(HubModel(repo, "clip"), preprocess, "clip-vit-base-patch32", threads)
 
 
 @register_encoder("siglip-base-patch16-224", preprocess=SIGLIP, offline=False, tags=("hub", "text"),
                   description="Google SigLIP B/16-224 via transformers (hub: google/siglip-base-patch16-224), 768-d, text tower")
 def siglip_base_patch16_224(preprocess: PreprocessConfig, repo: str = "google/siglip-base-patch16-224",
                             threads: int | None = None) -> Encoder:
-    return HubEncoder(HubModel(repo, "siglip", text_padding="max_length"), preprocess, threads)
+    return HubEncoder(HubModel(repo, "siglip", text_padding="max_length"), preprocess, "siglip-base-patch16-224", threads)
 
 
 @register_encoder("dinov2-small", preprocess=DINO, offline=False, tags=("hub",),
                   description="Meta DINOv2 ViT-S/14 via transformers (hub: facebook/dinov2-small), 384-d CLS, image only")
 def dinov2_small(preprocess: PreprocessConfig, repo: str = "facebook/dinov2-small",
                  threads: int | None = None) -> Encoder:
-    return DinoEncoder(HubModel(repo, "dinov2"), preprocess, threads)
+    return HubEncoder(HubModel(repo, "dinov2"), preprocess, "dinov2-small", threads)

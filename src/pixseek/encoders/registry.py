@@ -1,6 +1,7 @@
 """Encoder registry and factory, in the manner of timm's ``create_model``.
 
-Each entry carries its own :class:`PreprocessConfig`. Names resolve through the registry;
+Each entry carries its own :class:`PreprocessConfig`; each encoder built declares what it is and can do
+in its :class:`~pixseek.encoders.base.EncoderConfig` (``encoder.config``). Names resolve through the registry;
 paths (for example a trained ``.model`` artefact) resolve through registered path loaders.
 """
 from __future__ import annotations
@@ -69,19 +70,22 @@ def default_encoder_name() -> str:
     return os.environ.get("PIXSEEK_MODEL", DEFAULT_ENCODER)
 
 
+def _declared(encoder: Encoder, name: str) -> Encoder:
+    """The encoder's own config must say the name it is built by (catalogs store it to rebuild it)."""
+    if encoder.config.name != name:
+        raise ValueError(f"encoder built as {name!r} declares the name {encoder.config.name!r}")
+    return encoder
+
+
 def create_encoder(name: str | os.PathLike | None = None, **kwargs) -> Encoder:
     """Build an encoder by registry name, or from a model file through a registered path loader."""
     name = name or default_encoder_name()
     if name in _registry.specs:
         spec = _registry.specs[name]
-        encoder = spec.factory(preprocess=kwargs.pop("preprocess", spec.preprocess), **kwargs)
-        encoder.registry_name, encoder.options = name, dict(kwargs)
-        return encoder
+        return _declared(spec.factory(preprocess=kwargs.pop("preprocess", spec.preprocess), **kwargs), name)
     path = Path(name)
     if path.exists():
         for accepts, load in _registry.path_loaders:
             if accepts(path):
-                encoder = load(path, **kwargs)
-                encoder.registry_name, encoder.options = str(path.resolve()), dict(kwargs)
-                return encoder
+                return _declared(load(path, **kwargs), str(path.resolve()))
     raise UnknownEncoderError(str(name), list(_registry.specs))

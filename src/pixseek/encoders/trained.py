@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pixseek.encoders.base import Embedding, Encoder, l2_normalize
+from pixseek.encoders.base import Embedding, Encoder, EncoderConfig, l2_normalize
 from pixseek.encoders.efficientnet import OnnxCnnEncoder, softmax
 from pixseek.encoders.onnx_runtime import cached_onnx, make_session, run_session
 from pixseek.encoders.registry import create_encoder, register_path_loader
@@ -56,7 +56,9 @@ class _ArtefactBackbone(OnnxCnnEncoder):
     """The base CNN with fine-tuned weights shipped in the artefact (same two outputs as the base)."""
 
     def __init__(self, base: OnnxCnnEncoder, onnx_bytes: bytes):
-        super().__init__(base.name, base.preprocess, pooling=base.pooling, threads=base.threads)
+        digest = hashlib.sha256(onnx_bytes).hexdigest()[:16]
+        super().__init__(base.name, base.preprocess, pooling=base.pooling, threads=base.threads,
+                         registry_name=base.config.name, embedding_space=f"finetuned-{digest}")
         self._bytes = onnx_bytes
 
     @cached_property
@@ -79,32 +81,29 @@ class TrainedEncoder(Encoder):
         self.manifest = manifest
         self.base = base
         self.kind = manifest["kind"]
-        self.model_id = manifest["model_id"]
-        self.preprocess = base.preprocess
         self.user_labels: list[str] = list(manifest.get("labels", []))
         self.temperature = float(manifest.get("temperature", 1.0))
         self.multi_label = bool(manifest.get("multi_label", False))
         self.threads = threads
         self._head_onnx = head_onnx
-        if self.kind == "embedding":
-            self.embed_dim = int(manifest["embed_dim"])
-            self.labels = base.labels
-        else:
-            self.embed_dim = base.embed_dim
-            self.labels = self.user_labels + list(base.labels or [])
+        b = base.config
+        common = {"name": str(self.path.resolve()), "model_id": manifest["model_id"], "preprocess": b.preprocess,
+                  "feature_maps": b.feature_maps, "kind": self.kind, "base": b}
+        if self.kind == "embedding":  # a new embedding; the base's ImageNet probabilities pass through
+            config = EncoderConfig(embed_dim=int(manifest["embed_dim"]), labels=b.labels, label_groups=b.label_groups,
+                                   **common)
+        else:  # a tagger keeps the base embedding (and its space); its classes come first, then the base's
+            n = len(self.user_labels)
+            groups = (("user", 0, n),) + tuple(("base" if g == "labels" else g, n + a, n + c)
+                                               for g, a, c in b.label_groups)
+            config = EncoderConfig(embed_dim=b.embed_dim, labels=tuple(self.user_labels) + b.labels,
+                                   label_groups=groups, embedding_space=b.embedding_space, **common)
+        super().__init__(config)
 
     @cached_property
     def head(self):
         key = f"head-{hashlib.sha256(self._head_onnx).hexdigest()[:16]}"
         return make_session(cached_onnx(key, lambda p: p.write_bytes(self._head_onnx)), self.threads or 1)
-
-    def label_groups(self) -> list[tuple[str, int, int]]:
-        if self.kind == "embedding":
-            return self.base.label_groups()
-        n = len(self.user_labels)
-        groups = [("user", 0, n)]
-        groups += [("base" if name == "labels" else name, n + a, n + b) for name, a, b in self.base.label_groups()]
-        return groups
 
     def head_outputs(self, base_vectors: np.ndarray) -> np.ndarray:
         """Run the head on base embeddings (n, base dim) -> (n, embed dim) or (n, classes) logits."""

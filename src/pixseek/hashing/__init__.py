@@ -1,5 +1,6 @@
 """Binary hash codes for compact indexes: random-hyperplane LSH, ITQ (unsupervised) and learned deep
-hashing (:mod:`pixseek.hashing.deep`, trained with :mod:`pixseek.train`; imported on demand).
+hashing (trained by :mod:`pixseek.train.hashing`, read back here as a :class:`DeepHashCoder` from its
+``.hash`` file). This package sits below the index layer and imports neither the trainer nor torch.
 
 One contract: ``train(x)``, ``encode(x) -> uint8 (n, bits/8)`` packed sign bits, ``dump()`` /
 :func:`load_coder` for persistence; :func:`code_metrics` scores codes by Hamming ranking.

@@ -98,7 +98,7 @@ class ITQCoder(BinaryCoder):
 
 
 class DeepHashCoder(BinaryCoder):
-    """A learned linear hash head ``sgn(xW + b)`` (trained by :mod:`pixseek.hashing.deep` with a
+    """A learned linear hash head ``sgn(xW + b)`` (trained by :mod:`pixseek.train.hashing` with a
     metric loss plus a quantization loss); inference is one matrix product, no torch. Carries its own
     ``model_id`` and the ``base_model_id`` of the encoder whose embeddings it was trained on."""
 

@@ -30,6 +30,8 @@ STRUCTURES = ("ivf", "hnsw")
 @register_index("binary")
 class BinaryIndex(RerankedIndex):
     _code_fields = ("_index", "trained_on", "coder", "lists", "_tomb")
+    search_params = ("nprobe", "ef_search", "shortlist")
+    aliases = {"ef": "ef_search"}
 
     def __init__(self, dim: int, bits: int = 256, coder: str = "itq", structure: str = "ivf",
                  nlist: int | None = None, nprobe: int = 16, M: int = 32, ef_search: int = 128,
@@ -73,7 +75,7 @@ class BinaryIndex(RerankedIndex):
             index.nprobe = self.nprobe
         self.coder, self._index, self.lists, self.trained_on = coder, index, lists, len(vectors)
 
-    def tune(self, nprobe: int | None = None, ef_search: int | None = None, shortlist: int | None = None) -> None:
+    def _set_search(self, nprobe: int | None = None, ef_search: int | None = None, shortlist: int | None = None) -> None:
         """Search-time settings; no rebuild."""
         if nprobe is not None:
             self.nprobe = int(nprobe)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import faiss
 import numpy as np
@@ -12,6 +13,21 @@ from pixseek.index.factory import register_index
 
 
 SMALL_BATCH = 8
+
+
+def write_faiss(index, fh: BinaryIO) -> None:
+    """``faiss.write_index`` into an open file (after the pixseek header), streamed in 1 MB blocks."""
+    writer = faiss.PyCallbackIOWriter(fh.write)
+    faiss.write_index(index, writer)
+    del writer  # flushes
+
+
+def read_faiss(fh: BinaryIO):
+    reader = faiss.PyCallbackIOReader(fh.read)
+    try:
+        return faiss.read_index(reader)
+    finally:
+        del reader
 
 
 @contextmanager
@@ -64,13 +80,13 @@ class FaissIndex(VectorIndex):
     def ntotal(self) -> int:
         return int(self._index.ntotal)
 
-    def _write(self, path: Path) -> None:
-        faiss.write_index(self._index, str(path))
+    def _write(self, fh: BinaryIO) -> None:
+        write_faiss(self._index, fh)
 
     @classmethod
-    def _read(cls, path: Path) -> "FaissIndex":
-        raw = faiss.read_index(str(path))
-        return cls(raw.d, faiss_index=raw)
+    def _read(cls, fh: BinaryIO, path: Path, header: dict | None) -> "FaissIndex":
+        raw = read_faiss(fh)
+        return cls(raw.d, faiss_index=raw, **(header or {}).get("params", {}))
 
 
 @register_index("flat")

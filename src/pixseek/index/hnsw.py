@@ -9,14 +9,14 @@ graph before it is swapped in (:mod:`pixseek.index.rebuild`). ``save`` waits for
 """
 from __future__ import annotations
 
-from pathlib import Path
+from typing import BinaryIO
 
 import faiss
 import numpy as np
 
 from pixseek.index.base import as_ids, as_matrix
 from pixseek.index.factory import register_index
-from pixseek.index.flat import FaissIndex, single_thread_for_small
+from pixseek.index.flat import FaissIndex, single_thread_for_small, write_faiss
 from pixseek.index.growing import GrowingArray
 from pixseek.index.rebuild import BackgroundRebuild
 
@@ -85,7 +85,14 @@ class Tombstones:
 
 @register_index("hnsw")
 class HNSWIndex(FaissIndex):
-    """``M`` links per node (2M on level 0), ``ef_construction`` / ``ef_search`` beam widths."""
+    """``M`` links per node (2M on level 0), ``ef_construction`` / ``ef_search`` beam widths.
+
+    Spec: ``hnsw,M=32,efc=80,ef=64`` (``ef`` = ``ef_search``, ``efc`` = ``ef_construction``)."""
+
+    search_params = ("ef_search",)
+    aliases = {"ef": "ef_search", "efc": "ef_construction", "efConstruction": "ef_construction",
+               "efSearch": "ef_search"}
+    _not_params = ("self", "dim", "faiss_index", "background")  # background: how, not what
 
     def __init__(self, dim: int, faiss_index=None, M: int = 32, ef_construction: int = 80, ef_search: int = 64,
                  compact_at: float = COMPACT_AT, background: bool = True):
@@ -118,11 +125,15 @@ class HNSWIndex(FaissIndex):
     def ntotal(self) -> int:
         return self._tomb.live
 
-    def tune(self, ef_search: int | None = None) -> None:
-        """Search-time setting (beam width); no rebuild."""
-        if ef_search is not None:
-            self.ef_search = int(ef_search)
-            self._graph(self._index).hnsw.efSearch = self.ef_search
+    @property
+    def params(self) -> dict:
+        return {"M": self.M, "ef_construction": self.ef_construction, "ef_search": self.ef_search,
+                "compact_at": self.compact_at}
+
+    def _set_search(self, ef_search: int) -> None:
+        """Beam width; no rebuild."""
+        self.ef_search = int(ef_search)
+        self._graph(self._index).hnsw.efSearch = self.ef_search
 
     @property
     def dead_fraction(self) -> float:
@@ -197,10 +208,10 @@ class HNSWIndex(FaissIndex):
         self.rebuilder.wait()
         super().save(path)
 
-    def _write(self, path: Path) -> None:
+    def _write(self, fh: BinaryIO) -> None:
         with self.rebuilder.lock:
             faiss.copy_array_to_vector(self._tomb.labels, self._index.id_map)  # dead nodes saved as -1
-            faiss.write_index(self._index, str(path))
+            write_faiss(self._index, fh)
 
     def bytes_per_vector_ram(self) -> float:
         """Vectors + graph links + levels + the id map (FAISS's) and label copy (ours), per live vector."""

@@ -36,6 +36,7 @@ class IVFPQIndex(RerankedIndex):
     visited, ``shortlist`` candidates per result re-ranked exactly."""
 
     _code_fields = ("_index", "trained_on", "lists")
+    search_params = ("nprobe", "shortlist")
 
     def __init__(self, dim: int, m: int = 32, nlist: int | None = None, nprobe: int = 32, shortlist: int = 20,
                  opq: bool = True, opq_dim: int = 256, train_iters: int = 10):
@@ -76,7 +77,7 @@ class IVFPQIndex(RerankedIndex):
         faiss.extract_index_ivf(index).nprobe = self.nprobe
         self._index, self.lists, self.trained_on = index, lists, len(vectors)
 
-    def tune(self, nprobe: int | None = None, shortlist: int | None = None) -> None:
+    def _set_search(self, nprobe: int | None = None, shortlist: int | None = None) -> None:
         """Search-time settings (lists visited, candidates re-ranked per result); no rebuild."""
         if nprobe is not None:
             self.nprobe = int(nprobe)

@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -159,7 +160,7 @@ class RerankedIndex(VectorIndex):
     refit_min: int = 10_000  # below this, a re-fit is cheap but not worth a thread
     dead_limit: float = 0.25
     _code_fields: tuple[str, ...] = ("_index", "trained_on")
-    background: bool = True
+    disk_backed = True  # float16 vectors memory-mapped from ``<index>.f16.npy``
 
     def __init__(self, dim: int):
         self.dim = dim
@@ -167,7 +168,7 @@ class RerankedIndex(VectorIndex):
         self.trained_on = 0
         self.rebuilder = BackgroundRebuild(f"{type(self).__name__}-refit")
 
-    # subclasses: params, train, _codes_add, _codes_search, _codes_remove, _codes_ntotal, _codes_bytes,
+    # subclasses: params, search_params / _set_search, train, _codes_add, _codes_search, _codes_remove, _codes_ntotal, _codes_bytes,
     # _codes_dump -> (arrays, meta), _codes_load(arrays, meta), optionally _codes_dead_fraction
     @property
     def params(self) -> dict:
@@ -261,16 +262,15 @@ class RerankedIndex(VectorIndex):
             self.store.save(Path(str(path) + ".f16.npy"))
             super().save(path)
 
-    def _write(self, path: Path) -> None:
+    def _write(self, fh: BinaryIO) -> None:
         arrays, meta = self._codes_dump()
         meta |= {"dim": self.dim, "params": self.params, "trained_on": self.trained_on}
-        with open(path, "wb") as fh:
-            np.savez(fh, ids=self.store.ids, alive=self.store.alive,
-                     meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+        np.savez(fh, ids=self.store.ids, alive=self.store.alive,
+                 meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
 
     @classmethod
-    def _read(cls, path: Path) -> "RerankedIndex":
-        with np.load(path) as z:
+    def _read(cls, fh: BinaryIO, path: Path, header: dict | None) -> "RerankedIndex":
+        with np.load(fh) as z:
             meta = json.loads(bytes(z["meta"]).decode())
             index = cls(meta["dim"], **meta["params"])
             index.trained_on = meta["trained_on"]

@@ -139,14 +139,13 @@ def exact_topk(x: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
 # -- measuring --------------------------------------------------------------------------------------
 def build(config: BenchConfig, x: np.ndarray, work: Path, seed: int = 0):
     index = create_index(config.kind, x.shape[1], **config.params)
-    if hasattr(index, "background"):
-        index.background = False  # a bulk build never needs a drift re-fit mid-way
+    index.background = False  # a bulk build never needs a drift re-fit mid-way
     if not index.is_trained:
         pick = np.sort(np.random.default_rng(seed).choice(len(x), min(len(x), TRAIN_SAMPLE), replace=False))
         index.train(np.ascontiguousarray(x[pick], np.float32))
     for s, rows in chunks(x):
         index.add(rows, np.arange(s, s + len(rows), dtype=np.int64))
-    if hasattr(index, "store"):  # compressed: serve as a user would, float16 vectors memory-mapped
+    if index.disk_backed:  # compressed: serve as a user would, float16 vectors memory-mapped
         path = work / f"{config.name}.index"
         index.save(path)
         del index
@@ -170,9 +169,7 @@ def measure(index, q: np.ndarray, truth: np.ndarray, single: int) -> tuple[float
 
 
 def bytes_in_ram(index, dim: int) -> float:
-    if hasattr(index, "bytes_per_vector_ram"):
-        return float(index.bytes_per_vector_ram())
-    return float(dim * 4 + 8)  # flat: vectors + ids (IDMap2's reverse hash map not counted)
+    return float(index.bytes_per_vector_ram())  # flat: vectors + ids (IDMap2's reverse hash map not counted)
 
 
 def run(n: int, dim: int = 1280, nq: int = 1000, names=tuple(DEFAULT_CONFIGS), centres: np.ndarray | None = None,
@@ -202,7 +199,7 @@ def run(n: int, dim: int = 1280, nq: int = 1000, names=tuple(DEFAULT_CONFIGS), c
             per_vec = bytes_in_ram(index, x.shape[1])
             for variant in config.variants:
                 if variant:
-                    index.tune(**variant)
+                    index.set_params(**variant)
                 single = min(nq, single_flat if config.kind == "flat" else nq)
                 recall, p50, p99, qps = measure(index, q, truth, single)
                 r = IndexBench(name, config.kind, config.params, variant, build_s, per_vec, recall, p50, p99, qps)

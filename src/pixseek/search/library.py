@@ -9,7 +9,7 @@
   committed file is searchable afterwards. The index is saved under the same lock, with the
   generation it really reflects.
 * **One way out** -- :meth:`Library.query`: vectors (from images, item ids or a text model) and a
-  :class:`~pixseek.search.filters.Filter`, answered with :class:`~pixseek.search.types.Hit` lists in
+  :class:`~pixseek.search.filters.Filter`, answered with :class:`~pixseek.types.Hit` lists in
   which frames of one video shot are merged, near-duplicates are stacked under their best member
   and hits under the model's relevance floor are marked weak. The CLI, the HTTP API, the web page,
   text search, copy search and dedup all read through it.
@@ -43,7 +43,7 @@ from pixseek.search.feedback import Feedback, validate_marks
 from pixseek.search.filters import Filter, day_start
 from pixseek.search.pipeline import Decoded, batched, decode_stream
 from pixseek.search.tags import DEFAULT_TAGS, LabelVocabulary, TagPolicy
-from pixseek.search.types import Hit, IndexReport
+from pixseek.types import Hit, IndexReport
 from pixseek.store import Catalog
 from pixseek.store.catalog import FileState, ItemRow, NewFile, normalize_tag
 from pixseek.store.layout import LibraryLayout, WriterLock, atomic_write_text, remove_stale

@@ -9,7 +9,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,22 +18,9 @@ from pixseek.io import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS, load_image, r
 from pixseek.io.hashes import phash
 from pixseek.io.metadata import read_metadata
 from pixseek.preprocess import PreprocessConfig, build_transform
+from pixseek.types import Decoded  # noqa: F401  (re-exported: defined in the leaf module)
 
 MAX_FILE_BYTES = DEFAULT_MAX_FILE_BYTES  # 512 MiB
-
-
-@dataclass
-class Decoded:
-    path: str
-    pixels: np.ndarray | None
-    sha256: str
-    size: int
-    mtime_ns: int
-    width: int = 0
-    height: int = 0
-    error: ImageError | None = None
-    unchanged: bool = False  # content hash equals the one already stored
-    meta: dict = field(default_factory=dict)  # header metadata for the catalog (NewFile fields: taken_at, camera, ...)
 
 
 def read_and_decode(path: str, transform, cfg: PreprocessConfig, known_sha: str | None = None,

@@ -25,7 +25,7 @@ from pixseek.io.files import stat_regular
 from pixseek.io.video import SampledFrame, SamplingConfig, format_timestamp, frame_at, probe, sample_frames
 from pixseek.store.catalog import FileState, NewFile
 
-from pixseek.search.types import Hit, IndexReport
+from pixseek.types import Hit, IndexReport
 
 Library = Any  # the library committing the frames (pixseek.search.library imports this module, not the reverse)
 

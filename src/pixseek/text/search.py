@@ -92,7 +92,7 @@ class TextSearcher:
         method = config.method or self.default_method(encoder)
         if method not in METHODS:
             raise ValueError(f"unknown text search method {method!r}; one of {METHODS}")
-        if method == "text-tower" and not callable(getattr(encoder, "encode_text", None)):
+        if method == "text-tower" and not encoder.config.text_tower:
             raise ValueError(f"{encoder.model_id} has no text tower; use 'probs' or 'weights'")
         if method in ("probs", "weights") and not encoder.labels:
             raise ValueError(f"{encoder.model_id} has no labels to search by text through")
@@ -105,7 +105,7 @@ class TextSearcher:
         """The encoder's text tower when it has one; else classifier weights (they won on the emoji dev
         set, bench/text_search.py) when the vectors live in their space and there are no user classes;
         else stored label probabilities (which cover a tagger's own classes)."""
-        if callable(getattr(encoder, "encode_text", None)):
+        if encoder.config.text_tower:
             return "text-tower"
         only_imagenet = len(encoder.labels or []) == 1000  # a tagger's own classes have no weight rows here
         return DEFAULT_METHOD if only_imagenet and has_imagenet_weights(encoder) else "probs"

@@ -8,16 +8,18 @@ import numpy as np
 
 from pixseek.encoders import Encoder
 from pixseek.encoders.base import l2_normalize
-from pixseek.encoders.efficientnet import OnnxCnnEncoder, imagenet_labels, load_torch_model
+from pixseek.encoders.efficientnet import imagenet_labels, load_torch_model
 from pixseek.encoders.onnx_runtime import cache_dir
 
 
+FC_SPACE = "efficientnet_lite0"  # the embedding space (EncoderConfig.embedding_space) of the ``_fc`` rows
+
+
 def has_imagenet_weights(encoder: Encoder) -> bool:
-    """Whether the encoder's vectors live where EfficientNet-Lite0's ``_fc`` rows do."""
-    base = getattr(encoder, "base", None)
-    if base is not None and getattr(encoder, "kind", None) == "tagger":
-        encoder = base  # a tagger keeps the base embedding
-    return isinstance(encoder, OnnxCnnEncoder) and (encoder.labels or [])[-1000:] == imagenet_labels()
+    """Whether the encoder's vectors live where EfficientNet-Lite0's ``_fc`` rows do (a tagger keeps
+    its base's space, declared in its config) and its last 1,000 labels are ImageNet's."""
+    cfg = encoder.config
+    return cfg.embedding_space == FC_SPACE and list(cfg.labels[-1000:]) == imagenet_labels()
 
 
 @lru_cache(maxsize=1)

@@ -19,11 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from pixseek import __version__
+from pixseek.version import __version__
 from pixseek.encoders import Encoder
 from pixseek.encoders.efficientnet import export_onnx, features_and_logits_module
 from pixseek.encoders.trained import BACKBONE, FORMAT, HEAD, KINDS, MANIFEST, SUFFIX, WEIGHTS, model_id_for
-from pixseek.search.wiring import encoder_record
 
 
 def head_onnx_bytes(head: nn.Module, in_dim: int, output: str) -> bytes:
@@ -62,7 +61,7 @@ def save_model(path: str | os.PathLike, *, kind: str, name: str, base: Encoder, 
         blobs.append(backbone_bytes)
     weights = io.BytesIO()
     np.savez(weights, **{k: v.detach().cpu().numpy() for k, v in head.state_dict().items()})
-    base_record = encoder_record(base, None)
+    base_record = base.config.record()
     base_record["options"] = {k: v for k, v in base_record.get("options", {}).items() if k != "threads"}
     manifest = {
         "format": FORMAT, "kind": kind, "name": name, "pixseek_version": __version__,

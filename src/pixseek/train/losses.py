@@ -22,7 +22,14 @@ class LossConfig:
     margin: float | None = None  # None: the loss's own default below
 
 
-class MetricLoss(nn.Module):
+class TrainLoss(nn.Module):
+    """What :func:`pixseek.train.trainer.fit` trains against: a loss module that declares the learning
+    rate multiplier of its own parameters (proxies, class centres), instead of the trainer probing for one."""
+
+    lr_mult: float = 1.0
+
+
+class MetricLoss(TrainLoss):
     """A pytorch-metric-learning loss with an optional miner; trainable parameters (proxies, class
     centres) live in ``loss`` and get ``lr_mult`` times the head's learning rate."""
 
@@ -92,12 +99,12 @@ def create_loss(name: str, cfg: LossConfig) -> MetricLoss:
     return factory(cfg)
 
 
-class ClassificationLoss(nn.Module):
+class ClassificationLoss(TrainLoss):
     """Cross-entropy (softmax) or one-vs-rest binary cross-entropy (multi-label) on class logits."""
 
     def __init__(self, multi_label: bool = False, label_smoothing: float = 0.0):
         super().__init__()
-        self.multi_label, self.label_smoothing, self.lr_mult = multi_label, label_smoothing, 1.0
+        self.multi_label, self.label_smoothing = multi_label, label_smoothing
 
     def forward(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         if self.multi_label:

@@ -18,6 +18,8 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from pixseek.train.losses import TrainLoss
+
 
 class BatchSource(Protocol):
     def __len__(self) -> int: ...  # batches per epoch
@@ -97,7 +99,7 @@ def _tie(metrics: dict[str, float], key: str | None) -> float:
     return metrics[key] if key in LOWER_IS_BETTER else -metrics[key]
 
 
-def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
+def fit(model: nn.Module, loss_fn: TrainLoss, batches: BatchSource,
         validate: Callable[[nn.Module], dict[str, float]], config: TrainConfig = TrainConfig(),
         monitor: str = "map_at_r", callback: Callback | None = None,
         device: torch.device | None = None, tie_break: str | None = None) -> TrainResult:
@@ -116,7 +118,7 @@ def fit(model: nn.Module, loss_fn: nn.Module, batches: BatchSource,
     groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
     loss_params = [p for p in loss_fn.parameters() if p.requires_grad]
     if loss_params:
-        groups.append({"params": loss_params, "lr": config.lr * getattr(loss_fn, "lr_mult", 1.0)})
+        groups.append({"params": loss_params, "lr": config.lr * loss_fn.lr_mult})
     opt = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     steps = len(batches)
     total = max(1, config.epochs * steps)

@@ -1,4 +1,4 @@
-"""Deep hashing: a hash head trained end to end on labelled embeddings with the training machinery.
+"""Deep hashing's trainer: a hash head trained end to end on labelled embeddings with the training machinery.
 
 ``v = tanh(x W + b)`` is trained with a pairwise or triplet metric loss on ``v`` (cosine, so on the
 relaxed codes it tracks ``bits - 2 * hamming``) plus a quantization loss ``λ ||v - sgn(v)||² / bits``
@@ -7,8 +7,9 @@ cached features and the losses are :mod:`pixseek.train`'s; W starts from ITQ, so
 the unsupervised code's quality. The result is a :class:`~pixseek.hashing.coders.DeepHashCoder`
 (numpy inference) with its own model id and the base encoder's, saved as a ``.hash`` file.
 
-Imports :mod:`pixseek.train` (which sits after the index layer); the index layer only ever loads the
-exported coder, never this module.
+It lives under :mod:`pixseek.train` (a feature layer above search); the codes it exports are read by
+:mod:`pixseek.hashing` (below the index layer), which the binary index kind uses: the index layer
+never imports the trainer.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from torch import nn
 from pixseek.hashing.coders import DeepHashCoder, ITQCoder
 from pixseek.hashing.evaluate import code_metrics
 from pixseek.train.data import FeatureBatches
-from pixseek.train.losses import LossConfig, create_loss
+from pixseek.train.losses import LossConfig, TrainLoss, create_loss
 from pixseek.train.trainer import Callback, TrainConfig, TrainResult, fit, seeded
 
 HASH_LOSSES = ("triplet", "contrastive")
@@ -47,13 +48,13 @@ class HashHead(nn.Module):
         return torch.tanh(self.linear(x))
 
 
-class HashingLoss(nn.Module):
+class HashingLoss(TrainLoss):
     """A metric loss on the relaxed codes + λ · mean per-bit quantization error ||v - sgn(v)||² / bits."""
 
-    def __init__(self, metric: nn.Module, weight: float):
+    def __init__(self, metric: TrainLoss, weight: float):
         super().__init__()
         self.metric, self.weight = metric, weight
-        self.lr_mult = getattr(metric, "lr_mult", 1.0)
+        self.lr_mult = metric.lr_mult
 
     def forward(self, v: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         quant = (v - torch.sign(v).detach()).pow(2).mean()

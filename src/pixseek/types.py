@@ -1,7 +1,32 @@
-"""Shared result types of the search layer (a leaf: imports nothing of pixseek)."""
+"""Shared value types, in a leaf module: what one layer hands another (a decoded file, a search hit,
+an indexing report). Plain dataclasses; this module imports nothing of pixseek but :mod:`pixseek.errors`.
+
+:mod:`pixseek.search` re-exports :class:`Hit` and :class:`IndexReport`; :mod:`pixseek.search.pipeline`
+re-exports :class:`Decoded`.
+"""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from pixseek.errors import ImageError
+
+
+@dataclass
+class Decoded:
+    """One file read, hashed, decoded and preprocessed (or the typed error saying why not)."""
+
+    path: str
+    pixels: np.ndarray | None
+    sha256: str
+    size: int
+    mtime_ns: int
+    width: int = 0
+    height: int = 0
+    error: ImageError | None = None
+    unchanged: bool = False  # content hash equals the one already stored
+    meta: dict = field(default_factory=dict)  # header metadata for the catalog (NewFile fields: taken_at, camera, ...)
 
 
 @dataclass
