@@ -38,7 +38,6 @@ from pixseek.errors import ImageError, PixseekError
 from pixseek.io.video import is_video
 from pixseek.search.library import IndexReport, Library
 from pixseek.search.pipeline import Decoded, decode_stream
-from pixseek.search.wiring import encoder_record
 
 LOCAL = ("auto", "local")
 
@@ -160,7 +159,7 @@ def ray_strategy(cfg: RayConfig = RayConfig()):
                 store = RegionStore(lib.catalog, lib.dim)
             items = [{"path": p, "known_sha": known[p].sha256 if p in known else ""} for p in todo]
             ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / cfg.batch_size)))
-            ds = ds.map_batches(EncodeActor, fn_constructor_kwargs={"record": encoder_record(lib.encoder, None),
+            ds = ds.map_batches(EncodeActor, fn_constructor_kwargs={"record": lib.encoder.config.record(),
                                                                     "regions": regions},
                                 batch_size=cfg.batch_size, batch_format="numpy",
                                 compute=ray.data.ActorPoolStrategy(size=cfg.workers), num_cpus=cfg.cpus_per_worker)

@@ -63,7 +63,7 @@ def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike |
             index_params = json.loads(catalog.get_meta("index_params") or "{}")
             backends.ensure_registered(kind)
         else:
-            catalog.bind_model(encoder.model_id, encoder.embed_dim, encoder_record(encoder, model))
+            catalog.bind_model(encoder.model_id, encoder.embed_dim, encoder.config.record())
             if backend is not None:
                 spec = backends.parse_backend(backend, json.loads(catalog.get_meta("index_params") or "{}"))
                 index, index_params = spec.kind, spec.params
@@ -88,13 +88,6 @@ def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike |
     except BaseException:
         catalog.close()
         raise
-
-
-def encoder_record(encoder: Encoder, requested) -> dict:
-    """What to store so the same encoder can be re-created from the catalog alone."""
-    name = getattr(encoder, "registry_name", None) or (str(requested) if requested else None) or encoder.model_id
-    options = getattr(encoder, "options", {})
-    return {"name": name, "options": options, "model_id": encoder.model_id}
 
 
 def encode_paths(paths: Sequence[str | os.PathLike], model: str | os.PathLike | None = None,
