@@ -143,7 +143,8 @@ def stamp_split(split: str, seed: int) -> dict:
     for j, (_, lem, _) in enumerate(imagenet_classes()):
         for x in lem.split(","):
             lemma_of.setdefault(x.strip().lower(), j)
-    out = {"words": words, "rows": {}, "exact": {}}
+    scenes = [w for w in stamp_words.SCENE_WORDS if any(w in ws for ws in labels.values())]
+    out = {"words": words, "rows": {}, "exact": {}, "scenes": scenes, "scene_rows": {}}
     for on_orig in (False, True):
         folder = orig if on_orig else ren
         with open_library(DATA_ROOT / f"stamp-words-{split}-{'orig' if on_orig else 'ren'}.db") as lib:
@@ -167,6 +168,12 @@ def stamp_split(split: str, seed: int) -> dict:
                     flags = np.array([j in relevant[w] for j in r])
                     per[w] = (precision_at(r, relevant[w]), average_precision(flags, len(relevant[w])))
                 out["rows"][label] = per
+                scene = {}
+                for w in scenes:
+                    rel = {j for j, r in enumerate(rel_of) if w in labels[r]}
+                    r = full_ranking(searcher, w, n, pos_of, seed)
+                    scene[w] = (precision_at(r, rel, min(5, len(rel))), average_precision(np.array([j in rel for j in r]), len(rel)))
+                out["scene_rows"][label] = scene
             if on_orig:
                 for label, toks in (("baseline: original file name (stem) keyword", lambda r: Path(r).stem),
                                     ("baseline: original path (folders + stem) keyword", lambda r: r)):
@@ -196,6 +203,12 @@ def print_stamps(split: str, res: dict) -> None:
         p5 = np.mean([per[w][0] for w in words])
         ap = np.mean([per[w][1] for w in words])
         print(f"{label:<52} {p5:>8.3f} {ap:>7.3f}")
+    sc = res["scenes"]
+    if sc:
+        print(f"scene words ({len(sc)}: {', '.join(sc)}; 1-4 relevant photos each, the lomiri wallpapers): "
+              "mean P@min(5, relevant) / mAP")
+        for label, per in res["scene_rows"].items():
+            print(f"  {label:<50} {np.mean([per[w][0] for w in sc]):>6.3f} {np.mean([per[w][1] for w in sc]):>7.3f}")
     print("per word P@5 / AP (today -> fused renamed):")
     t, f = res["rows"][WORDS_RUNS[0][0]], res["rows"]["words: fused (renamed files)"]
     print("  " + "; ".join(f"{w} {t[w][0]:.1f}/{t[w][1]:.2f} -> {f[w][0]:.1f}/{f[w][1]:.2f}" for w in words))
@@ -242,7 +255,7 @@ def main() -> None:
     ap.add_argument("--classes", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-emoji", action="store_true", help="only the issue-14 stamp set and first-query timing")
-    ap.add_argument("--splits", default="a,b")
+    ap.add_argument("--splits", default="a,b,all")
     a = ap.parse_args()
     if a.skip_emoji:
         for split in a.splits.split(","):

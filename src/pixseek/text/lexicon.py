@@ -51,6 +51,7 @@ class Lexicon:
     def __init__(self, words: dict[str, dict], noun_exc: dict[str, str]):
         self.words = words
         self.noun_exc = noun_exc
+        self._singular: dict[str, str] = {}  # memo of ``singular``: file-name tokens repeat a lot
 
     def lemma(self, word: str) -> str | None:
         """The table's form of ``word`` (itself, its singular), or None."""
@@ -69,6 +70,11 @@ class Lexicon:
     def singular(self, word: str) -> str:
         """``lemma`` when the table knows the word, else a rule-based singular (for file-name tokens)."""
         w = word.lower()
+        if w not in self._singular:
+            self._singular[w] = self._make_singular(w)
+        return self._singular[w]
+
+    def _make_singular(self, w: str) -> str:
         found = self.lemma(w)
         if found:
             return found

@@ -75,6 +75,10 @@ class ProfileStore:
     def close(self) -> None:
         self._db.close()
 
+    def words(self) -> dict[str, str]:
+        """path -> EXIF words of every stored profile that has some (no stat: for the lexical signal)."""
+        return dict(self._db.execute("SELECT path, words FROM text_profiles WHERE words != ''"))
+
     def get(self, paths: Iterable[str], compute: bool = True) -> dict[str, Profile]:
         """path -> Profile for the given paths; computed (and stored) for those missing or changed."""
         paths = list(dict.fromkeys(paths))

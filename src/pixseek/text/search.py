@@ -30,7 +30,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from pathlib import Path
 
 import numpy as np
 
@@ -317,13 +316,14 @@ class TextSearcher:
             ids, _ = self.stored_probs()
             rows = cat.vector_rows(int(i) for i in ids)
             paths = [rows[int(i)].path if int(i) in rows else "" for i in ids]
-            exif = self.profiles().get(paths, compute=False)
+            exif = self.profiles().words()
             toks = []
             for p in paths:
-                pp = Path(p)
-                text = " ".join([pp.stem] + [d for d in pp.parent.parts[-2:]])
+                parts = p.replace("\\", "/").rsplit("/", 3)[-3:]  # two folders and the file name
+                parts[-1] = parts[-1].rsplit(".", 1)[0]
+                text = " ".join(parts)
                 text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower()
-                words = set(re.findall(r"[a-z]{2,}", text + " " + (exif[p].words if p in exif else "")))
+                words = set(re.findall(r"[a-z]{2,}", text + " " + exif.get(p, "")))
                 toks.append({self.lexicon.singular(w) for w in words} | words)
             self._names = (gen, ids, paths, toks)
         return self._names[1], self._names[2], self._names[3]
