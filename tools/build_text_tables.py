@@ -133,6 +133,11 @@ def false_friend(word: str, lemmas: list[str]) -> bool:
 
 
 def main() -> None:
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=OUT, help="where to write the tables (default: the package's data/)")
+    out = ap.parse_args().out
     from pixseek.text.labels import imagenet_label_texts
     from pixseek.text.sentence import sentence_model
 
@@ -142,8 +147,8 @@ def main() -> None:
     model = sentence_model()
     texts, owner = imagenet_label_texts()
     label_vecs = model.embed(texts)
-    OUT.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(OUT / "labels-minilm.npz", vectors=label_vecs.astype(np.float16),
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "labels-minilm.npz", vectors=label_vecs.astype(np.float16),
                         owner=np.asarray(owner, np.int16), texts=np.asarray(texts))
     scenes = sorted(under["geological_formation.n.01"])
     extra_scene = related_words(wn, set(words))
@@ -188,9 +193,9 @@ def main() -> None:
         parts = line.split()
         if len(parts) >= 2:
             exc[parts[0].replace("_", " ")] = parts[1].replace("_", " ")
-    save_table(words, exc, OUT / "lexicon.npz")
-    for p in sorted(OUT.iterdir()):
-        print(f"{p.relative_to(ROOT)}: {p.stat().st_size / 1e6:.2f} MB")
+    save_table(words, exc, out / "lexicon.npz")
+    for p in sorted(out.iterdir()):
+        print(f"{p}: {p.stat().st_size / 1e6:.2f} MB")
 
 
 if __name__ == "__main__":
