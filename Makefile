@@ -6,9 +6,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DB := .demo/demo.db
 DEMO_PORT ?= 8000
-export PIXSEEK_CACHE ?= $(CURDIR)/.cache/pixseek
+# One cache for demo and CLI: PIXSEEK_CACHE when set, else the default in pixseek.encoders.onnx_runtime.cache_dir
+# (~/.cache/pixseek); the Makefile no longer sets its own, so `make demo` and a plain `pixseek` share it.
 
-.PHONY: setup demo test test-fast browser bench clean bench-deps
+.PHONY: setup demo test test-fast browser bench clean bench-deps text-tables
 
 # The full lock (every extra + test tools) for tests and benchmarks; no system packages.
 setup: $(STAMP)
@@ -55,6 +56,11 @@ WALLPAPERS := desktop-base mate-backgrounds ukui-wallpapers plasma-workspace-wal
 bench-deps:
 	@missing=$$(for p in $(GLYPH_FONTS) $(WALLPAPERS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; fi
+
+# Rebuild the shipped text-search tables (src/pixseek/text/data/) from WordNet 3.0: build time only.
+text-tables: setup
+	@dpkg -s wordnet-base >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -q wordnet-base)
+	$(PY) tools/build_text_tables.py
 
 clean:
 	rm -rf .demo .cache

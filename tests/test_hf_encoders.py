@@ -121,12 +121,12 @@ def test_cli_index_and_text_query_go_through_the_text_tower(tiny_repos, tmp_path
     enc_opts = str(tiny_repos["clip-vit-base-patch32"])
     # the catalog is created through the Python API (the CLI has no flag for a local repo folder)
     from pixseek.search import Library
-    from pixseek.search.wiring import encoder_record
+    from pixseek.encoders.base import Encoder  # noqa: F401
     from pixseek.store import Catalog
 
     enc = create_encoder("clip-vit-base-patch32", repo=enc_opts)
     cat = Catalog(db)
-    cat.bind_model(enc.model_id, enc.embed_dim, encoder_record(enc, None))
+    cat.bind_model(enc.model_id, enc.embed_dim, enc.config.record())
     with Library(cat, enc) as lib:
         assert lib.add(folder).added == 3
     proc = run_cli("search", "--text", "a cat", "--db", db, "-k", "3", "--json")

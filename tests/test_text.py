@@ -47,7 +47,7 @@ def test_words_find_the_photo(lib, method, query, expected):
 
 def test_cat_ranks_the_cat_above_every_other_image(lib):
     result = TextSearcher(lib).search("a cat", 50)
-    assert len(result.hits) == len(list(GALLERY.iterdir()))
+    assert 1 < len(result.hits) <= len(list(GALLERY.iterdir()))
     scores = {Path(h.path).name: h.score for h in result.hits}
     assert all(scores["chelsea.jpg"] > s for n, s in scores.items() if n != "chelsea.jpg")
     assert result.terms[0].labels[0][0] in {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
@@ -108,7 +108,7 @@ def test_api_seam_returns_vector_ids(lib):
 def test_cli_text_search(db):
     res = json.loads(run_cli("search", "--text", "a cup of coffee", "--db", db, "-k", "3", "--json").stdout)
     first = res["results"][0]
-    assert Path(first["hits"][0]["path"]).name == "coffee.jpg" and first["method"] == "weights"
+    assert Path(first["hits"][0]["path"]).name == "coffee.jpg" and first["method"] == "words"
 
     both = json.loads(run_cli("search", GALLERY / "chelsea.jpg", "--text", "a cup of coffee", "--db", db,
                               "-k", "3", "--json").stdout)["results"][0]
@@ -133,8 +133,9 @@ def test_a_taggers_own_classes_are_searchable_by_name(tmp_path):
     tagger = train_tagger(data, tmp_path / "t.model", TaggerRecipe(train=TrainConfig(epochs=15, patience=20)))
     with open_library(tmp_path / "tagged.db", model=tagger.path) as lib:
         lib.add(data)
-        searcher = TextSearcher(lib)
-        assert searcher.method == "probs"
+        words = TextSearcher(lib).search("chelsea", 24)  # the default: the tagger's class by its name
+        assert words.terms[0].source in {"tagger", "names"}
+        searcher = TextSearcher(lib, TextSearchConfig(method="probs"))
         result = searcher.search("chelsea", 24)
         ids, probs = searcher.stored_probs()
         column = lib.encoder.labels.index("chelsea")

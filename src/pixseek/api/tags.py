@@ -1,7 +1,8 @@
 """Tag search and tag filters over the classifier labels stored with each vector (ImageNet-1k for
 the default encoder). A word matches a class when it is one of the class's names (WordNet lemmas)
 or the head noun of one ("cat" matches "tabby cat"). Free-text search proper lives in
-``pixseek.text`` when present; this is the exact-tag fallback and the facet filter."""
+``pixseek.text`` when present; this is the exact-tag fallback and the facet filter. A word with no exact or head match falls back on the shipped
+WordNet hierarchy (pixseek.text.lexicon: "flower" -> daisy, "dog" -> the dog breeds) for ImageNet labels."""
 from __future__ import annotations
 
 import re
@@ -9,6 +10,7 @@ import re
 import numpy as np
 
 from pixseek.encoders import Encoder
+from pixseek.text.lexicon import lexicon
 
 TAG_MIN_PROB = 0.15  # an item "has" a tag when the matched classes hold this much probability (or rank first)
 
@@ -30,8 +32,9 @@ def _singular(word: str) -> str:
 class LabelVocabulary:
     """Class index -> names, and word -> matching class indices."""
 
-    def __init__(self, labels: list[str], synonyms: list[list[str]] | None = None):
+    def __init__(self, labels: list[str], synonyms: list[list[str]] | None = None, imagenet: bool = False):
         self.labels = labels
+        self.imagenet = imagenet
         self.names = synonyms or [[lab] for lab in labels]
         self._exact: dict[str, set[int]] = {}
         self._head: dict[str, set[int]] = {}
@@ -53,7 +56,7 @@ class LabelVocabulary:
                 synonyms = [[s.strip() for s in row[1].split(",") if s.strip()] for row in imagenet_classes()]
         except ImportError:  # pragma: no cover - the default encoder module is always there
             pass
-        return cls(list(encoder.labels), synonyms)
+        return cls(list(encoder.labels), synonyms, imagenet=synonyms is not None)
 
     def match(self, query: str) -> list[int]:
         """Class indices the query names, exact names first."""
@@ -63,6 +66,10 @@ class LabelVocabulary:
         candidates = [q, _singular(q)]
         exact = set().union(*(self._exact.get(c, set()) for c in candidates))
         head = set().union(*(self._head.get(c, set()) for c in candidates)) if " " not in q else set()
+        if not exact and not head and self.imagenet:
+            sense = lexicon().sense(q)
+            if sense is not None and sense.source == "wordnet":
+                return sorted(c for c, w in zip(sense.classes, sense.weights) if w >= 0.5)
         return sorted(exact) + sorted(head - exact)
 
 

@@ -2,11 +2,15 @@
 
 ImageNet-1k outputs get their WordNet lemmas as prompts ("a photo of a tabby cat") plus their gloss;
 a user tagger's own classes get their names. Each label owns several texts; a query's similarity to a
-label is its best match among them.
+label is its best match among them. The ImageNet texts' vectors ship in ``data/labels-minilm.npz``
+(tools/build_text_tables.py), so no label is embedded at query time; a tagger's own names are embedded
+once and cached.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 
@@ -43,6 +47,25 @@ class LabelSpace:
         return out
 
 
+def imagenet_label_texts() -> tuple[list[str], list[int]]:
+    """(texts, owner class of each text) for the 1,000 ImageNet-1k classes."""
+    texts: list[str] = []
+    owner: list[int] = []
+    for j, (_, lemmas, gloss) in enumerate(imagenet_classes()):
+        group = prompts_for([w.strip() for w in lemmas.split(",") if w.strip()], gloss.strip())
+        texts += group
+        owner += [j] * len(group)
+    return texts, owner
+
+
+@lru_cache(maxsize=1)
+def shipped_label_vectors() -> tuple[tuple[str, ...], np.ndarray]:
+    """(texts, float32 vectors) of the ImageNet label texts, as shipped (built by tools/build_text_tables.py)."""
+    with resources.files("pixseek.text").joinpath("data/labels-minilm.npz").open("rb") as f:
+        z = np.load(f)
+        return tuple(str(t) for t in z["texts"]), z["vectors"].astype(np.float32)
+
+
 def label_texts(encoder: Encoder) -> tuple[list[str], list[str], list[int]]:
     """(label names, texts, owner of each text) for an encoder's classifier outputs."""
     names = list(encoder.labels or [])
@@ -66,4 +89,12 @@ def label_texts(encoder: Encoder) -> tuple[list[str], list[str], list[int]]:
 
 def label_space(encoder: Encoder, model: SentenceModel) -> LabelSpace:
     names, texts, owner = label_texts(encoder)
-    return LabelSpace(names, np.asarray(owner, np.int64), model.embed_cached(texts))
+    shipped, vecs = shipped_label_vectors()
+    pos = {t: i for i, t in enumerate(shipped)}
+    out = np.zeros((len(texts), vecs.shape[1]), np.float32)
+    known = [i for i, t in enumerate(texts) if t in pos]
+    out[known] = vecs[[pos[texts[i]] for i in known]]
+    rest = [i for i, t in enumerate(texts) if t not in pos]
+    if rest:
+        out[rest] = model.embed_cached([texts[i] for i in rest])
+    return LabelSpace(names, np.asarray(owner, np.int64), out)

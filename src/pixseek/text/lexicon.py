@@ -1,0 +1,177 @@
+"""Query words -> what they mean to the search: ImageNet classes (WordNet hierarchy or related labels),
+colour terms, or nothing (stop words, unknown words), from the shipped table ``data/lexicon.json.gz``
+(built by tools/build_text_tables.py; no nltk or WordNet needed here).
+
+A query is read left to right, longest phrase first (up to 3 words: "golden retriever", "sports car");
+plurals are reduced with WordNet's rules and irregular-plural list (dogs -> dog, mice -> mouse).
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+TABLE_VERSION = 1
+# the 11 basic colour terms (Berlin & Kay), in profile order (pixseek.text.colours)
+COLOURS = ("black", "white", "gray", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown")
+COLOUR_ALIASES = {"grey": "gray", "violet": "purple", "crimson": "red", "scarlet": "red", "golden": "yellow",
+                  "gold": "yellow", "navy": "blue", "turquoise": "blue", "cyan": "blue", "magenta": "pink",
+                  "silver": "gray", "beige": "brown"}
+STOP_WORDS = frozenset("""a an the and or of on in at to with without by for from into onto over under near
+    some any this that these those is are be being been it its my our your their his her very much many few
+    photo photos picture pictures image images pic pics shot view""".split())
+MORPHY_RULES = (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
+                ("ies", "y"), ("s", ""))
+MAX_PHRASE = 3
+
+
+@dataclass(frozen=True)
+class Sense:
+    """What one query word (or phrase) means: ImageNet class weights and/or a colour."""
+    word: str                          # the lemma as found in the table
+    source: str                        # "wordnet" (hypernym/equal), "related" (sentence similarity), "colour"
+    classes: tuple[int, ...] = ()      # ImageNet-1k class indices
+    weights: tuple[float, ...] = ()    # in [0, 1], one per class
+    colour: str | None = None
+    senses: tuple[str, ...] = ()       # WordNet synsets behind a "wordnet" entry, main sense first
+
+
+@dataclass
+class ParsedQuery:
+    terms: list[tuple[str, Sense]] = field(default_factory=list)   # (the words as typed, their meaning)
+    unknown: list[str] = field(default_factory=list)               # content words with no meaning here
+    stop: list[str] = field(default_factory=list)
+
+
+class Lexicon:
+    def __init__(self, words: dict[str, dict], noun_exc: dict[str, str]):
+        self.words = words
+        self.noun_exc = noun_exc
+        self._singular: dict[str, str] = {}  # memo of ``singular``: file-name tokens repeat a lot
+
+    def lemma(self, word: str) -> str | None:
+        """The table's form of ``word`` (itself, its singular), or None."""
+        w = word.lower()
+        if w in self.words:
+            return w
+        head, _, last = w.rpartition(" ")
+        cands = [self.noun_exc[last]] if last in self.noun_exc else []
+        cands += [last[: -len(suf)] + rep for suf, rep in MORPHY_RULES if last.endswith(suf) and len(last) > len(suf) + 1]
+        for c in cands:
+            full = f"{head} {c}" if head else c
+            if full in self.words:
+                return full
+        return None
+
+    def singular(self, word: str) -> str:
+        """``lemma`` when the table knows the word, else a rule-based singular (for file-name tokens)."""
+        w = word.lower()
+        if w not in self._singular:
+            self._singular[w] = self._make_singular(w)
+        return self._singular[w]
+
+    def _make_singular(self, w: str) -> str:
+        found = self.lemma(w)
+        if found:
+            return found
+        if w in self.noun_exc:
+            return self.noun_exc[w]
+        for suf, rep in MORPHY_RULES:
+            if w.endswith(suf) and len(w) > len(suf) + 2 and not w.endswith("ss"):
+                return w[: -len(suf)] + rep
+        return w
+
+    def sense(self, word: str) -> Sense | None:
+        w = word.lower()
+        colour = COLOUR_ALIASES.get(w, w if w in COLOURS else None)
+        key = self.lemma(w)
+        entry = self.words.get(key) if key else None
+        if entry is None and colour is None:
+            return None
+        if entry is None or (colour and entry["src"] != "wordnet"):  # "red": a colour, not its related labels
+            return Sense(w, "colour", colour=colour)
+        return Sense(key, entry["src"], tuple(entry["classes"]), tuple(entry["weights"]), colour,
+                     tuple(entry.get("senses", ())))
+
+    def parse(self, text: str) -> ParsedQuery:
+        tokens = re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("-", " ").replace("_", " "))
+        out = ParsedQuery()
+        i = 0
+        while i < len(tokens):
+            for n in range(min(MAX_PHRASE, len(tokens) - i), 0, -1):
+                phrase = " ".join(tokens[i:i + n])
+                if n > 1 and self.lemma(phrase) is None:
+                    continue
+                if n == 1 and phrase in STOP_WORDS:
+                    out.stop.append(phrase)
+                    break
+                s = self.sense(phrase)
+                if s is None:
+                    out.unknown.append(phrase)
+                else:
+                    out.terms.append((phrase, s))
+                break
+            i += n
+        return out
+
+
+SOURCES = ("wordnet", "related")
+
+
+def save_table(words: dict[str, dict], noun_exc: dict[str, str], path) -> None:
+    """The lexicon as flat arrays (loads in milliseconds, unlike JSON): words, CSR classes / weights."""
+    keys = sorted(words)
+    indptr = np.cumsum([0] + [len(words[k]["classes"]) for k in keys])
+    np.savez(  # uncompressed: it loads faster than it would inflate
+        path, version=np.int64(TABLE_VERSION), words=np.asarray("\n".join(keys)), indptr=indptr.astype(np.int32),
+        classes=np.asarray([c for k in keys for c in words[k]["classes"]], np.int16),
+        weights=np.asarray([w for k in keys for w in words[k]["weights"]], np.float16),
+        source=np.asarray([SOURCES.index(words[k]["src"]) for k in keys], np.int8),
+        senses=np.asarray("\n".join(" ".join(words[k].get("senses", [])) for k in keys)),
+        exc_from=np.asarray("\n".join(sorted(noun_exc))), exc_to=np.asarray("\n".join(noun_exc[k] for k in sorted(noun_exc))))
+
+
+class _Entries(dict):
+    """word -> entry dict, decoded from the flat arrays on first access of each word."""
+
+    def __init__(self, z):
+        super().__init__()
+        self._z = z
+        self._pos = {w: i for i, w in enumerate(str(z["words"]).split("\n"))}
+        self._senses = str(z["senses"]).split("\n")
+
+    def __contains__(self, word) -> bool:
+        return word in self._pos
+
+    def get(self, word, default=None):
+        i = self._pos.get(word)
+        if i is None:
+            return default
+        z = self._z
+        a, b = z["indptr"][i], z["indptr"][i + 1]
+        return {"src": SOURCES[int(z["source"][i])], "classes": z["classes"][a:b].astype(int).tolist(),
+                "weights": z["weights"][a:b].astype(float).round(3).tolist(), "senses": self._senses[i].split()}
+
+    def __getitem__(self, word):
+        found = self.get(word)
+        if found is None:
+            raise KeyError(word)
+        return found
+
+    def __len__(self) -> int:
+        return len(self._pos)
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> Lexicon:
+    raw = resources.files("pixseek.text").joinpath("data/lexicon.npz").read_bytes()
+    with np.load(io.BytesIO(raw)) as npz:
+        z = {k: npz[k] for k in npz.files}
+    if int(z["version"]) != TABLE_VERSION:
+        raise RuntimeError(f"pixseek.text: shipped lexicon version {int(z['version'])} != {TABLE_VERSION}; "
+                           "rebuild with tools/build_text_tables.py")
+    return Lexicon(_Entries(z), dict(zip(str(z["exc_from"]).split("\n"), str(z["exc_to"]).split("\n"))))
