@@ -18,6 +18,8 @@ from pixseek import open_library
 from pixseek.errors import CatalogNotFoundError, ForeignCatalogError
 from pixseek.search import Filter, UnknownTagError
 
+pytestmark = pytest.mark.system
+
 
 def distinct_photos(folder, n: int, offset: int = 0) -> list[str]:
     """``n`` distinct real pictures: crops of the sample photos at different places and scales,

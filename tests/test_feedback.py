@@ -10,6 +10,8 @@ from pixseek.errors import FeedbackError
 from pixseek.index.flat import FlatIndex
 from pixseek.search.feedback import MAX_MARKS, Feedback, Refined, alpha_qe, dba, validate_marks
 
+pytestmark = pytest.mark.integration
+
 EDITED = ("coffee", "rocket", "chelsea", "astronaut")
 
 

@@ -19,6 +19,8 @@ from pixseek.io import IMAGE_EXTENSIONS, load_image, printable_path, read_bounde
 from pixseek.preprocess import PreprocessConfig
 from pixseek.search.pipeline import read_and_decode
 
+pytestmark = pytest.mark.integration
+
 MB = 1024 * 1024
 
 # Decodes and preprocesses each file given in a fresh interpreter under a 1.5 GB address-space cap

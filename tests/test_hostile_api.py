@@ -23,6 +23,8 @@ from pixseek.api import ApiSettings, create_app
 from pixseek.api.app import server_config
 from pixseek.api.settings import hosts_for
 
+pytestmark = pytest.mark.system
+
 NAMES = ["chelsea.jpg", "coffee.jpg", "rocket.jpg"]
 
 

@@ -12,6 +12,9 @@ from conftest import GALLERY, run_cli
 from hostile import EITHER, INDEXED, REPORTED, Case, _jpeg, build_hostile_corpus, keep_rewriting
 from pixseek.io import printable_path
 from pixseek.store.catalog import Catalog
+import pytest
+
+pytestmark = pytest.mark.integration
 
 PEAK_RSS_LIMIT_KB = 2_500 * 1024  # issue 16: under 2.5 GB while indexing the hostile corpus
 

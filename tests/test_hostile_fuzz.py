@@ -22,6 +22,8 @@ from pixseek.api import ApiSettings, create_app
 from pixseek.errors import ImageError
 from pixseek.io import load_image
 
+pytestmark = pytest.mark.integration
+
 LONG = int(os.environ.get("PIXSEEK_FUZZ_EXAMPLES", "0"))
 FUZZ = settings(max_examples=LONG or 150, deadline=None, derandomize=not LONG, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,

@@ -15,6 +15,8 @@ from pixseek.errors import CorruptImageError, EmptyFileError, ImageError, NotAnI
 from pixseek.io import load_image
 from pixseek.io.metadata import ImageMeta, read_metadata
 
+pytestmark = pytest.mark.unit
+
 GALLERY = Path(__file__).resolve().parents[1] / "samples" / "gallery"
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
 XMP = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'

@@ -15,6 +15,8 @@ import pixseek
 from pixseek.api import ApiSettings, create_app
 from pixseek.search import Filter
 
+pytestmark = pytest.mark.integration
+
 QUERY = GALLERY / "astronaut.jpg"
 
 

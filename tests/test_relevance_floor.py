@@ -11,6 +11,8 @@ from pixseek.encoders import create_encoder
 from pixseek.encoders.relevance import floor_file, is_weak, relevance_floor
 from pixseek.search.wiring import encode_paths
 
+pytestmark = pytest.mark.integration
+
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 

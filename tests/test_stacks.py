@@ -14,6 +14,8 @@ from conftest import GALLERY, REPO, run_cli
 sys.path.insert(0, str(REPO))
 from bench.stacks import EDITS, group_of, make_group  # noqa: E402
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def stacked(tmp_path_factory):

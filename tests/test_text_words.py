@@ -24,6 +24,8 @@ from pixseek.text.lexicon import COLOURS, lexicon
 from pixseek.text.profiles import ProfileStore
 from pixseek.text.search import STRONG, WEAK
 
+pytestmark = pytest.mark.integration
+
 LABELS = imagenet_labels()
 
 
