@@ -160,6 +160,15 @@ def fit_cascade(res: dict, base: CopyConfig) -> CopyConfig:
                 continue
             if f["expensive_rate"] < best_rate - 1e-9:
                 best, best_rate = c, f["expensive_rate"]
+    # safety: the lead must be at least twice the largest lead of any cal query the global stage ranks wrong
+    # (raw or projected), rounded up to the grid
+    wrong = [margin(st["global_raw"])[1] for st in res["stages"]
+             if any((st[k] > st[k][st["labels"]][0]).any() for k in ("global_raw", "global"))]
+    safe = 2 * max(wrong, default=0.0)
+    grid = [m for m in (0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4) if m >= safe]
+    if best.cascade and grid and grid[0] > best.skip_margin:
+        best = replace(best, skip_margin=grid[0])
+    print(f"largest lead of a wrongly ranked cal query: {max(wrong, default=0.0):.3f} -> skip_margin >= {safe:.3f}")
     f = rank_figures(res["stages"], best, cascade=best.cascade)
     print(f"fitted cascade on {res['split']} seed {res['seed']}: skip_score {best.skip_score}, skip_margin "
           f"{best.skip_margin}, rotation_margin {best.rotation_margin}: stopped {f['stopped']}; R@1 {f['r1']:.3f} "
