@@ -119,7 +119,7 @@ def test_against_lists_files_that_already_exist_elsewhere(tmp_path):
 
 
 def test_cache_answers_unchanged_catalogs_and_recomputes_only_new_pairs(tmp_path):
-    from pixseek.compare.dedup import cache_path, cached_groups
+    from pixseek.compare.dedup import cached_groups, pairs_path
     from pixseek.search import open_library
 
     folder = tmp_path / "photos"
@@ -132,7 +132,7 @@ def test_cache_answers_unchanged_catalogs_and_recomputes_only_new_pairs(tmp_path
         lib.add(folder)
         first = [sorted(Path(p).name for p in g.paths) for g in cached_groups(lib)]
         assert first == [["camera-q40.jpg", "camera.jpg"]]
-        side = cache_path(lib)
+        side = pairs_path(lib)
         data = json.loads(side.read_text())
         # unchanged catalog: answered from the sidecar (a file gone behind the catalog's back is still listed)
         (folder / "camera-q40.jpg").rename(tmp_path / "away.jpg")

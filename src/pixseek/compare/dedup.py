@@ -11,12 +11,13 @@ Only the first two are duplicates unless ``include_variants``. Images with next 
 byte-identical files. The keeper is the largest true resolution (read from the file header, EXIF
 orientation applied), then a lossless file over a lossy one, then the largest file.
 
-Pair scores and looks are cached in a sidecar next to the catalog (``<db>.dedup.json``) keyed by
-catalog generation: :func:`cached_groups` answers from it when nothing changed, and otherwise
+Groups are cached next to the catalog (``<db>.dedup.json``, keyed by catalog generation and the images'
+content hashes) and pair scores and looks beside them (``<db>.dedup-pairs.json``): :func:`cached_groups` answers from it when nothing changed, and otherwise
 recomputes only the pairs that involve new or changed images.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -142,7 +143,13 @@ def tier_of(sim: float, bits: tuple[int, int], la: dict, lb: dict, th, cfg: Dedu
 
 # -- the sidecar cache -------------------------------------------------------------------------------
 def cache_path(library) -> Path:
+    """The groups of the last dedup run (small: read on every cached answer)."""
     return Path(str(library.catalog.path) + ".dedup.json")
+
+
+def pairs_path(library) -> Path:
+    """Verified pair scores and looks, keyed by vector id and content hash (read only to recompute)."""
+    return Path(str(library.catalog.path) + ".dedup-pairs.json")
 
 
 def _config_key(cfg: DedupConfig, th, model_id: str) -> dict:
@@ -221,9 +228,15 @@ def find_duplicates(library, cfg: DedupConfig = DedupConfig(), prefix: str | Non
              and (under(r.path, prefix) or (against is not None and under(r.path, against)))}
     key = _config_key(cfg, th, library.model_id)
     side = cache_path(library)
-    data = _read_cache(side, key) if cache else {}
     generation = library.catalog.generation
     shas = {str(i): r.sha256 for i, r in items.items()}
+    scope = hashlib.sha1(json.dumps(sorted(shas.items())).encode()).hexdigest()
+    if cache:  # the small file first: unchanged catalog and scope -> the stored groups, nothing else read
+        head = _read_cache(side, key)
+        if (head.get("generation") == generation and head.get("scope") == scope and head.get("prefix") == prefix
+                and head.get("against") == against):
+            return [Group(**g) for g in head["groups"]]
+    data = _read_cache(pairs_path(library), key) if cache else {}
     pairs_known: dict[str, list] = {}
     looks: dict[str, dict | None] = {}
     if data:  # keep what still describes unchanged images
@@ -231,10 +244,6 @@ def find_duplicates(library, cfg: DedupConfig = DedupConfig(), prefix: str | Non
         same = {k for k, v in shas.items() if old.get(k) == v}
         pairs_known = {k: v for k, v in data.get("pairs", {}).items() if set(k.split("-")) <= same}
         looks = {k: v for k, v in data.get("looks", {}).items() if k in same}
-        old_items = {str(i) for i in data.get("scope", [])}
-        if data.get("generation") == generation and old_items == set(shas) and "groups" in data \
-                and data.get("prefix") == prefix and data.get("against") == against:
-            return [Group(**g) for g in data["groups"]]
     if len(items) < 2:
         return []
     ids = np.asarray(sorted(items), np.int64)
@@ -320,8 +329,9 @@ def find_duplicates(library, cfg: DedupConfig = DedupConfig(), prefix: str | Non
                             TIERS[tier_of_group.get(id(members), 1)], sizes))
     groups.sort(key=lambda g: (-len(g.ids), g.paths[0]))
     if cache:
-        _write_cache(side, {"key": key, "generation": generation, "scope": sorted(int(i) for i in items),
-                            "shas": shas, "pairs": scorer.known, "looks": looks, "prefix": prefix,
+        known_shas = {k: v for k, v in (data.get("shas", {}) | shas).items()}
+        _write_cache(pairs_path(library), {"key": key, "shas": known_shas, "pairs": scorer.known, "looks": looks})
+        _write_cache(side, {"key": key, "generation": generation, "scope": scope, "prefix": prefix,
                             "against": against, "groups": [asdict(g) for g in groups]})
     return groups
 
