@@ -301,6 +301,7 @@ def main() -> None:
     ap.add_argument("--fit-cascade", action="store_true", help="fit the cascade's thresholds (split cal unless given)")
     ap.add_argument("--no-verdict", action="store_true", help="skip the verdict part (all pairs; the slow part)")
     ap.add_argument("--no-timing", action="store_true", help="skip the --copies vs plain search timing part")
+    ap.add_argument("--timing-only", action="store_true", help="only the --copies vs plain search timing on the split")
     ap.add_argument("--save-stages", type=Path, default=None, help="pickle the per-query stage scores here")
     ap.add_argument("--dedup", type=int, default=None, metavar="N", help="only the dedup-vs-indexing timing on N images")
     ap.add_argument("--from-stages", type=Path, nargs="+", default=None, metavar="PKL",
@@ -325,6 +326,19 @@ def main() -> None:
         return
     seed = args.seed if args.seed is not None else (1 if args.calibrate or args.fit_cascade else 0)
     cfg = CopyConfig(global_weight=args.global_weight, projected=not args.no_projection)
+    if args.timing_only:
+        root = photos.build(args.split or "dev", seed)
+        manifest = json.loads((root / "manifest.json").read_text())
+        with open_library(Path(tempfile.mkdtemp(prefix="copytime-")) / "lib.db", regions=True) as lib:
+            lib.add(root / "db")
+            paths = [root / "queries" / q["file"] for q in manifest["queries"]]
+            t = time_queries(lib, paths, cfg)
+            full = time_queries(lib, paths, replace(cfg, cascade=False))
+        print(f"split {args.split or 'dev'} seed {seed}, {t['n']} queries end to end, one run: plain search "
+              f"{t['ms_plain']:.1f} ms/query, --copies {t['ms_copies']:.1f} ms/query (x{t['ratio']:.2f}); cascade "
+              f"{t['cascade']}; every stage for every query (cascade off): plain {full['ms_plain']:.1f}, copies "
+              f"{full['ms_copies']:.1f} ms/query (x{full['ratio']:.2f})")
+        return
     res = run(args.split or ("cal" if args.calibrate or args.fit_cascade else "dev"), seed, cfg,
               verdict=not args.no_verdict, timing=not args.no_timing)
     if args.save_stages:
