@@ -4,9 +4,16 @@
     .venv/bin/python bench/copydetect.py --calibrate     # fit compare's thresholds on split "cal", seed 1
                                                          # (disjoint pictures), write calibration.json
 
-Prints, in one run, global-vector-only and region re-ranked figures: R@1 and mAP per edit family,
-µAP over all (query, image) pairs, ms/query and region bytes/image; then the precision / recall of
-``compare``'s near-duplicate verdict with the shipped thresholds.
+    .venv/bin/python bench/copydetect.py --split cal --seed 1 --no-verdict --no-timing --save-stages cal1.pkl
+    .venv/bin/python bench/copydetect.py --seed N --no-verdict --no-timing --save-stages devN.pkl
+    .venv/bin/python bench/copydetect.py --from-stages cal1.pkl dev0.pkl ...   # fit the cascade on cal, report dev
+    .venv/bin/python bench/copydetect.py --timing-only --seed 0   # --copies vs plain search, one run (issue 15)
+    .venv/bin/python bench/copydetect.py --dedup 1000             # dedup vs indexing time (issue 15)
+
+Prints, in one run, global-vector-only, every-stage and cascade figures: R@1 and mAP per edit family,
+the cascade's stop counts, per-query time of copy search vs plain search (end to end, same run) and
+region bytes/image; then the precision / recall of ``compare``'s near-duplicate verdict with the
+shipped thresholds.
 """
 from __future__ import annotations
 
