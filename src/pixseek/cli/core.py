@@ -158,9 +158,11 @@ def search(
             except ImageError as err:
                 errors.append(err.to_dict())
         if copies:
-            from pixseek.compare import search_copies
+            from pixseek.cli.compare import stage_progress
+            from pixseek.compare import copy_search
 
-            hit_lists = [search_copies(lib, im, k) for _, im in good]
+            with stage_progress() as progress:
+                hit_lists = copy_search(lib, [im for _, im in good], k, progress=progress)
         else:
             hit_lists = lib.search([im for _, im in good], k, filter=flt, stack=stack, **marks) if good else []
         for (p, im), hits in zip(good, hit_lists):

@@ -1,8 +1,8 @@
 """Compare two images, find copies and near-duplicates, explain a match (issue 4)."""
-from pixseek.compare.copies import CopyConfig, search_copies
+from pixseek.compare.copies import CascadeStats, CopyConfig, copy_search, search_copies
 from pixseek.compare.regions import RegionConfig, Regions, describe
 
-__all__ = ["CopyConfig", "RegionConfig", "Regions", "describe", "search_copies"]
+__all__ = ["CascadeStats", "CopyConfig", "RegionConfig", "Regions", "copy_search", "describe", "search_copies"]
 
 
 def api_compare(library):
@@ -14,7 +14,9 @@ def api_compare(library):
 
 
 def api_duplicates(library):
-    """The HTTP API's duplicates seam: () -> [(vector ids, lowest similarity in the group)]."""
-    from pixseek.compare.dedup import find_duplicates
+    """The HTTP API's duplicates seam: () -> [(vector ids, lowest similarity in the group)], answered from
+    the dedup sidecar cache (instant once computed; only new or changed images are verified again).
+    The whole groups (keeper, tier, true sizes): :func:`pixseek.compare.dedup.cached_groups`."""
+    from pixseek.compare.dedup import cached_groups
 
-    return lambda: [(g.ids, g.score) for g in find_duplicates(library)]
+    return lambda: [(g.ids, g.score) for g in cached_groups(library)]

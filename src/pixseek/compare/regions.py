@@ -71,11 +71,9 @@ def _input(encoder: Encoder, im: Image.Image, cfg: RegionConfig) -> np.ndarray:
     return normalize(encoder.preprocess, im.convert("RGB").resize(size, Image.Resampling.BILINEAR))
 
 
-def describe(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAULT) -> Regions:
-    """Region descriptors of one image (one forward pass at ``cfg.long_side``)."""
-    fmap = encoder.feature_maps(_input(encoder, im, cfg)[None])[0].astype(np.float32)
+def _pool(fmap: np.ndarray, im: Image.Image, cfg: RegionConfig) -> Regions:
     _, h, w = fmap.shape
-    powered = np.power(np.clip(fmap, 1e-6, None), cfg.gem_p)
+    powered = np.power(np.clip(fmap.astype(np.float32), 1e-6, None), cfg.gem_p)
     cells = grid(h, w, cfg.levels, cfg.overlap)
     feats = np.stack([powered[:, y0:y1, x0:x1].mean(axis=(1, 2)) for y0, y1, x0, x1 in cells]) ** (1 / cfg.gem_p)
     feats /= np.linalg.norm(feats, axis=1, keepdims=True) + 1e-12
@@ -83,23 +81,51 @@ def describe(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAULT) -> 
     return Regions(boxes, feats.astype(np.float32), phash(im), dhash(im))
 
 
+def describe(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAULT) -> Regions:
+    """Region descriptors of one image (one forward pass at ``cfg.long_side``)."""
+    return describe_many(encoder, [im], cfg)[0]
+
+
+def describe_many(encoder: Encoder, ims: Sequence[Image.Image], cfg: RegionConfig = DEFAULT) -> list[Regions]:
+    """Region descriptors of several images; those with the same input size share one forward pass."""
+    inputs = [_input(encoder, im, cfg) for im in ims]
+    out: list[Regions | None] = [None] * len(ims)
+    by_shape: dict[tuple, list[int]] = {}
+    for i, x in enumerate(inputs):
+        by_shape.setdefault(x.shape, []).append(i)
+    for idx in by_shape.values():
+        fmaps = encoder.feature_maps(np.stack([inputs[i] for i in idx]))
+        for i, fmap in zip(idx, fmaps):
+            out[i] = _pool(fmap, ims[i], cfg)
+    return out
+
+
 ROTATION_CROP = 0.7  # of each side kept around the centre of a de-rotated query (dev set: 0.7 over 0.8)
+
+
+def _derotated(im: Image.Image, angle: float) -> Image.Image:
+    turned = im.rotate(angle, Image.Resampling.BILINEAR, expand=False)
+    w, h = turned.size
+    cw, ch = max(1, int(w * ROTATION_CROP)), max(1, int(h * ROTATION_CROP))
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return turned.crop((left, top, left + cw, top + ch))
+
+
+def describe_variants(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAULT,
+                      rotations: tuple[float, ...] = (), plain: bool = True) -> list[Regions]:
+    """A query's regions: as is and mirrored (``plain``; flips are a common edit and CNN features are not
+    flip-invariant), then turned by each of ``rotations`` degrees and cropped to the centre
+    (``ROTATION_CROP``), which leaves out the corners a rotation fills: a copy rotated by ~15 degrees
+    matches its source again. Variants of one size share a forward pass."""
+    im = im.convert("RGB")
+    ims = [im, ImageOps.mirror(im)] if plain else []
+    return describe_many(encoder, ims + [_derotated(im, a) for a in rotations], cfg)
 
 
 def describe_query(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAULT,
                    rotations: tuple[float, ...] = ()) -> list[Regions]:
-    """A query's regions, as is and mirrored (flips are a common edit; CNN features are not flip-invariant),
-    then turned by each of ``rotations`` degrees and cropped to the centre (``ROTATION_CROP``), which
-    leaves out the corners a rotation fills: a copy rotated by ~15 degrees matches its source again."""
-    im = im.convert("RGB")
-    out = [describe(encoder, im, cfg), describe(encoder, ImageOps.mirror(im), cfg)]
-    for angle in rotations:
-        turned = im.rotate(angle, Image.Resampling.BILINEAR, expand=False)
-        w, h = turned.size
-        cw, ch = max(1, int(w * ROTATION_CROP)), max(1, int(h * ROTATION_CROP))
-        left, top = (w - cw) // 2, (h - ch) // 2
-        out.append(describe(encoder, turned.crop((left, top, left + cw, top + ch)), cfg))
-    return out
+    """All of a query's variants (:func:`describe_variants`): as is, mirrored, then de-rotated."""
+    return describe_variants(encoder, im, cfg, rotations)
 
 
 class RegionStore:
@@ -117,6 +143,17 @@ class RegionStore:
                 db.executemany("INSERT OR REPLACE INTO regions(vector_id, boxes, feats, phash, dhash) "
                                "VALUES(?,?,?,?,?)", rows)
 
+    def phashes(self, ids: Iterable[int]) -> dict[int, int]:
+        """Stored pHashes of ``ids`` (those that have regions), without reading descriptors."""
+        ids = [int(i) for i in ids]
+        out: dict[int, int] = {}
+        with self.catalog.transaction() as db:
+            for start in range(0, len(ids), 500):
+                part = ids[start:start + 500]
+                q = f"SELECT vector_id, phash FROM regions WHERE vector_id IN ({','.join('?' * len(part))})"
+                out.update(db.execute(q, part).fetchall())
+        return out
+
     def get(self, ids: Iterable[int]) -> dict[int, Regions]:
         ids = [int(i) for i in ids]
         out: dict[int, Regions] = {}
@@ -130,26 +167,45 @@ class RegionStore:
         return out
 
 
-def ensure_regions(library, ids: Sequence[int], cfg: RegionConfig = DEFAULT) -> dict[int, Regions]:
+def describe_missing(library, ids: Sequence[int], cfg: RegionConfig = DEFAULT,
+                     progress: Callable[[str, int, int], None] | None = None) -> None:
+    """Describe and store the regions of those of ``ids`` that have none yet (nothing is kept in memory)."""
+    store = RegionStore(library.catalog, library.dim)
+    have = store.phashes(ids)
+    missing = [int(i) for i in ids if int(i) not in have]
+    _describe_into(library, store, missing, cfg, progress, None)
+
+
+def ensure_regions(library, ids: Sequence[int], cfg: RegionConfig = DEFAULT,
+                   progress: Callable[[str, int, int], None] | None = None) -> dict[int, Regions]:
     """Stored regions of ``ids``; those missing (indexed before regions existed) are computed from
-    their files now and stored. Unreadable files are left out."""
+    their files now and stored (in batches, calling ``progress("describing regions", done, total)``).
+    Unreadable files are left out."""
     store = RegionStore(library.catalog, library.dim)
     have = store.get(ids)
     missing = [int(i) for i in ids if int(i) not in have]
+    _describe_into(library, store, missing, cfg, progress, have)
+    return have
+
+
+def _describe_into(library, store: RegionStore, missing: list[int], cfg: RegionConfig,
+                   progress: Callable[[str, int, int], None] | None, have: dict[int, Regions] | None) -> None:
     if missing:
         rows = library.catalog.vector_rows(missing)
-        fresh = []
-        for vid in missing:
-            row = rows.get(vid)
-            if row is None or row.kind != "image":
-                continue
-            try:
-                fresh.append((vid, describe(library.encoder, load_image(row.path, min_side=cfg.long_side), cfg)))
-            except ImageError:
-                continue
-        store.put(fresh)
-        have.update(fresh)
-    return have
+        todo = [vid for vid in missing if vid in rows and rows[vid].kind == "image"]
+        for start in range(0, len(todo), 16):
+            fresh = []
+            for vid in todo[start:start + 16]:
+                try:
+                    fresh.append((vid, describe(library.encoder, load_image(rows[vid].path, min_side=cfg.long_side),
+                                                cfg)))
+                except ImageError:
+                    continue
+            store.put(fresh)
+            if have is not None:
+                have.update(fresh)
+            if progress is not None:
+                progress("describing regions", min(start + 16, len(todo)), len(todo))
 
 
 def region_extra(library) -> Callable | None:
