@@ -6,9 +6,12 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
 from conftest import GALLERY, run_cli
+
+pytestmark = pytest.mark.integration
 
 
 def names(groups) -> list[list[str]]:

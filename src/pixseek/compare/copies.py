@@ -199,7 +199,7 @@ def copy_search(library, queries: Sequence[str | os.PathLike | Image.Image], k: 
         ims = [q if isinstance(q, Image.Image) else load_for(library.encoder.preprocess, q)
                for q in queries[start:start + cfg.batch]]
         qvecs = library.embed(ims)
-        shortlists = library.search_vectors(qvecs, cfg.shortlist)
+        shortlists = library.query(qvecs, cfg.shortlist, stack=False)  # every copy is a candidate
         pq = _project(qvecs, proj)
         # stage 1 for the whole batch: projected global cosines and stored pHashes
         first = []

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pixseek.atomic import atomic_write_text
+
 import numpy as np
 from PIL import Image
 
@@ -144,12 +146,12 @@ def tier_of(sim: float, bits: tuple[int, int], la: dict, lb: dict, th, cfg: Dedu
 # -- the sidecar cache -------------------------------------------------------------------------------
 def cache_path(library) -> Path:
     """The groups of the last dedup run (small: read on every cached answer)."""
-    return Path(str(library.catalog.path) + ".dedup.json")
+    return library.layout.cache / "dedup.json"
 
 
 def pairs_path(library) -> Path:
     """Verified pair scores and looks, keyed by vector id and content hash (read only to recompute)."""
-    return Path(str(library.catalog.path) + ".dedup-pairs.json")
+    return library.layout.cache / "dedup-pairs.json"
 
 
 def _config_key(cfg: DedupConfig, th, model_id: str) -> dict:
@@ -166,9 +168,7 @@ def _read_cache(path: Path, key: dict) -> dict:
 
 
 def _write_cache(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data))
 
 
 # -- finding groups ------------------------------------------------------------------------------------
