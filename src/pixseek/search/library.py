@@ -637,23 +637,34 @@ def stack_copies(hits: list[Hit], vectors: dict[int, np.ndarray], hashes: dict[i
     """Collapse near-duplicates into the ``copies`` of their stack's best member, best first; other
     hits keep their order. Two images are one picture when their global cosine is at least
     ``STACK_SIMILARITY``, or at least ``STACK_WITH_HASH`` with pHashes at most ``STACK_HASH_BITS``
-    apart (a half-size or recompressed copy moves the CNN more than the hash). Video frames never stack."""
+    apart (a half-size or recompressed copy moves the CNN more than the hash). Video frames never stack.
+    One (n, n) similarity product; the greedy pass only looks up its rows."""
     hashes = hashes or {}
-    leaders: list[Hit] = []
-    for h in hits:
-        if h.kind == "image" and h.id in vectors:
-            v, hv = vectors[h.id], hashes.get(h.id)
-            for lead in leaders:
-                if lead.kind != "image":
-                    continue
-                cos = float(vectors[lead.id] @ v)
-                hl = hashes.get(lead.id)
-                if cos >= STACK_SIMILARITY or (cos >= STACK_WITH_HASH and hv is not None and hl is not None
-                                               and hamming(hv, hl) <= STACK_HASH_BITS):
-                    lead.copies.append(h)
+    images = [j for j, h in enumerate(hits) if h.kind == "image" and h.id in vectors]
+    if len(images) < 2:
+        return hits
+    sims = np.full((len(hits), len(hits)), -1.0, np.float32)
+    mat = np.stack([vectors[hits[j].id] for j in images])
+    sims[np.ix_(images, images)] = mat @ mat.T
+    leaders: list[int] = []  # positions in ``hits`` of the stacks' best members (images)
+    out: list[Hit] = []
+    for j, h in enumerate(hits):
+        if h.kind == "image" and h.id in vectors and leaders:
+            row = sims[j, leaders]
+            joined = None
+            for pos in np.flatnonzero(row >= STACK_WITH_HASH):
+                lead = hits[leaders[pos]]
+                if row[pos] >= STACK_SIMILARITY:
+                    joined = lead
                     break
-            else:
-                leaders.append(h)
-            continue
-        leaders.append(h)
-    return leaders
+                hv, hl = hashes.get(h.id), hashes.get(lead.id)
+                if hv is not None and hl is not None and hamming(hv, hl) <= STACK_HASH_BITS:
+                    joined = lead
+                    break
+            if joined is not None:
+                joined.copies.append(h)
+                continue
+        if h.kind == "image" and h.id in vectors:
+            leaders.append(j)
+        out.append(h)
+    return out
