@@ -3,6 +3,7 @@ Real gallery photos, edits made here, the real model and the real CLI."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -150,3 +151,36 @@ def test_cache_answers_unchanged_catalogs_and_recomputes_only_new_pairs(tmp_path
         lib.add(folder)
         after = [sorted(Path(p).name for p in g.paths) for g in cached_groups(lib)]
         assert after == [["cat-small.jpg", "chelsea.jpg"]]
+
+
+def test_duplicates_tab_api_marks_the_keeper_and_moves_the_others(tmp_path):
+    """GET /api/duplicates answers tier + keeper from the dedup cache; POST /api/duplicates/move (with
+    the API key) moves the other copies into <db>.moved/ and drops them from the library."""
+    from fastapi.testclient import TestClient
+
+    from pixseek import open_library
+    from pixseek.api import ApiSettings, create_app
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    big = Image.open(GALLERY / "chelsea.jpg").convert("RGB").resize((1600, 1200))
+    big.save(folder / "chelsea.jpg", quality=92)
+    big.resize((400, 300)).save(folder / "chelsea-small.png")
+    shutil.copy(GALLERY / "coffee.jpg", folder / "coffee.jpg")
+    with open_library(tmp_path / "d.db") as lib:
+        lib.ingest(folder)
+        with TestClient(create_app(lib, ApiSettings(api_key="k" * 20))) as c:
+            groups = c.get("/api/duplicates").json()["groups"]
+            assert len(groups) == 1
+            g = groups[0]
+            keeper = next(i for i in g["items"] if i["id"] == g["keeper"])
+            assert keeper["name"] == "chelsea.jpg" and (keeper["width"], keeper["height"]) == (1600, 1200)
+            others = [i["id"] for i in g["items"] if i["id"] != g["keeper"]]
+            assert c.post("/api/duplicates/move", json={"keep": g["keeper"], "move": others}).status_code == 401
+            r = c.post("/api/duplicates/move", json={"keep": g["keeper"], "move": others}, headers={"X-API-Key": "k" * 20})
+            assert r.status_code == 200, r.text
+            assert (tmp_path / "d.db.moved" / "chelsea-small.png").exists()
+            assert not (folder / "chelsea-small.png").exists() and (folder / "chelsea.jpg").exists()
+            assert sorted(os.path.basename(x.path) for x in lib.items()) == ["chelsea.jpg", "coffee.jpg"]
+            assert c.post("/api/duplicates/move", json={"keep": g["keeper"], "move": [g["keeper"]]},
+                          headers={"X-API-Key": "k" * 20}).status_code == 400

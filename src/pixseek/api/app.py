@@ -434,9 +434,22 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
         def run():
             with service.reading():
                 groups = duplicates()
-            return [{"items": items_view(library.items(ids)), "score": score} for ids, score in groups]
+            out = []
+            for ids, score, *more in groups:  # a seam may add (tier, keeper path)
+                rows = library.items(ids)
+                keeper = next((r.id for r in rows if len(more) > 1 and r.path == more[1]), None)
+                out.append({"items": items_view(rows), "score": score, "tier": more[0] if more else None,
+                            "keeper": keeper})
+            return out
 
         return {"method": "pixseek.compare", "groups": await on_search(run)}
+
+    @app.post("/api/duplicates/move", response_model=S.MoveResponse, tags=["admin"], dependencies=[Depends(admin)],
+              responses={400: {}, 401: {}, 403: {}, 404: {}})
+    async def move_duplicates(body: S.MoveRequest):
+        """Move the other copies of a duplicate group out of the library folders (into ``<db>.moved/``)
+        and drop them from the library; the kept item stays where it is."""
+        return {"moved": await on_writer(service.move_copies, body.keep, body.move)}
 
     # -- admin ----------------------------------------------------------------------------------
     def report_view(report, rows: list[ItemRow] = ()) -> dict:

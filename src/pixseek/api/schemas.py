@@ -114,6 +114,17 @@ class RemoveResponse(BaseModel):
 class DuplicateGroup(BaseModel):
     items: list[Item]
     score: float | None = None
+    tier: str | None = Field(None, description="exact | copy | variant")
+    keeper: int | None = Field(None, description="Item id of the copy to keep (largest true resolution, then lossless, then largest file).")
+
+
+class MoveRequest(BaseModel):
+    keep: int = Field(description="Item id to keep (stays in place).")
+    move: list[int] = Field(min_length=1, max_length=500, description="Item ids of the other copies: moved into <db>.moved/ and dropped from the library.")
+
+
+class MoveResponse(BaseModel):
+    moved: list[dict]
 
 
 class DuplicatesResponse(BaseModel):

@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import threading
 from collections import Counter
 from contextlib import contextmanager
@@ -276,6 +277,28 @@ class SearchService:
             report = self.library.ingest(str(real), prune=prune)
         self.refresh()
         return report
+
+    def move_copies(self, keep: int, move: list[int]) -> list[dict]:
+        """Move the files of ``move`` (never ``keep``) into ``<db>.moved/`` (names kept, numbered on a
+        clash) and drop them from the library. Every file must still be inside the roots."""
+        if keep in move:
+            raise ApiError(400, "bad-request", f"item {keep} is both kept and moved")
+        self.item(keep)
+        rows = [self.item(i) for i in move]
+        dest = Path(str(self.library.layout.db) + ".moved")
+        moved = []
+        with self._write():
+            for row in rows:
+                real = self.source_file(row)
+                dest.mkdir(parents=True, exist_ok=True)
+                target, n = dest / real.name, 1
+                while target.exists():
+                    target, n = dest / f"{real.stem}-{n}{real.suffix}", n + 1
+                shutil.move(str(real), target)
+                moved.append({"id": row.id, "from": row.path, "to": str(target)})
+            self.library.remove([r.path for r in rows])
+        self.refresh()
+        return moved
 
     def remove(self, item_ids: list[int]) -> int:
         rows = [self.item(i) for i in item_ids]

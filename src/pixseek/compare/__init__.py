@@ -14,9 +14,9 @@ def api_compare(library):
 
 
 def api_duplicates(library):
-    """The HTTP API's duplicates seam: () -> [(vector ids, lowest similarity in the group)], answered from
+    """The HTTP API's duplicates seam: () -> [(vector ids, lowest similarity, tier, keeper path)], answered from
     the dedup sidecar cache (instant once computed; only new or changed images are verified again).
     The whole groups (keeper, tier, true sizes): :func:`pixseek.compare.dedup.cached_groups`."""
     from pixseek.compare.dedup import cached_groups
 
-    return lambda: [(g.ids, g.score) for g in cached_groups(library)]
+    return lambda: [(g.ids, g.score, g.tier, g.best) for g in cached_groups(library)]

@@ -517,10 +517,33 @@ async function loadDuplicates() {
     for (const g of res.groups) {
       const section = document.createElement("section"); section.className = "dup-group";
       const h = document.createElement("h2"); h.className = "small muted";
-      h.textContent = `${g.items.length} copies${g.score != null ? ` · similarity ${g.score.toFixed(3)}` : ""}`;
+      h.textContent = `${g.items.length} copies${g.tier ? ` · ${g.tier}` : ""}${g.score != null ? ` · similarity ${g.score.toFixed(3)}` : ""}`;
       const ol = document.createElement("ol"); ol.className = "grid";
-      for (const it of g.items) ol.append(card(it, false));
-      section.append(h, ol); box.append(section);
+      for (const it of g.items) {
+        const c = card(it, false);
+        $(".label", c).textContent = [it.width ? `${it.width}×${it.height}` : "", fmtBytes(it.size)].filter(Boolean).join(" · ");
+        if (it.id === g.keeper) { c.classList.add("keeper"); c.querySelector(".name").textContent = `keep: ${it.name}`; }
+        ol.append(c);
+      }
+      section.append(h, ol);
+      if (g.keeper != null && state.info && !state.info.read_only) {
+        const b = document.createElement("button");
+        b.type = "button"; b.className = "move";
+        b.textContent = `Move the other ${g.items.length - 1} out of the library`;
+        b.addEventListener("click", async () => {
+          const key = sessionStorage.getItem("pixseek-key") || prompt("API key (X-API-Key) to move files:");
+          if (!key) return;
+          sessionStorage.setItem("pixseek-key", key);
+          try {
+            const r = await api("/api/duplicates/move", { method: "POST", headers: { "Content-Type": "application/json", "X-API-Key": key },
+              body: JSON.stringify({ keep: g.keeper, move: g.items.filter(i => i.id !== g.keeper).map(i => i.id) }) });
+            status.textContent = `Moved ${r.moved.length} file(s) to ${r.moved.length ? r.moved[0].to.replace(/\/[^/]*$/, "") : ""}.`;
+            section.remove();
+          } catch (err) { sessionStorage.removeItem("pixseek-key"); status.textContent = err.message; }
+        });
+        section.append(b);
+      }
+      box.append(section);
     }
     status.textContent = res.groups.length ? `${res.groups.length} group(s) of near-duplicates.` : "No near-duplicates found.";
   } catch (err) { status.textContent = err.message; }
