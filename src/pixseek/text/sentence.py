@@ -35,17 +35,15 @@ def model_folder() -> Path:
 
 def export_onnx(folder: Path, path: Path) -> None:
     """BERT encoder of the packaged model -> ONNX with (input_ids, attention_mask, token_type_ids) -> tokens."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights ship in the package: never a download
     try:
         import torch
         from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
     except ImportError as exc:
         raise EncoderUnavailableError("exporting the sentence model needs torch and transformers") from exc
     import warnings
 
-    hf_logging.disable_progress_bar()
-    model = AutoModel.from_pretrained(str(folder)).eval()
+    # the weights ship in the package: a local folder, never a download (no process-wide HF_HUB_OFFLINE)
+    model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
 
     class Tokens(torch.nn.Module):
         def __init__(self, bert):

@@ -103,6 +103,17 @@ def fit(model: nn.Module, loss_fn: TrainLoss, batches: BatchSource,
         validate: Callable[[nn.Module], dict[str, float]], config: TrainConfig = TrainConfig(),
         monitor: str = "map_at_r", callback: Callback | None = None,
         device: torch.device | None = None, tie_break: str | None = None) -> TrainResult:
+    """:func:`_fit` drawing from its own generator seeded by ``config.seed``: torch's global generator
+    is the same after a training run as before it (library code changes no process-wide state)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.seed)
+        return _fit(model, loss_fn, batches, validate, config, monitor, callback, device, tie_break)
+
+
+def _fit(model: nn.Module, loss_fn: TrainLoss, batches: BatchSource,
+        validate: Callable[[nn.Module], dict[str, float]], config: TrainConfig = TrainConfig(),
+        monitor: str = "map_at_r", callback: Callback | None = None,
+        device: torch.device | None = None, tie_break: str | None = None) -> TrainResult:
     """Train ``model`` (outputs = ``model(x)``) to minimise ``loss_fn(outputs, y)``.
 
     ``validate(model)`` (called in eval mode, no grad) returns metrics; epoch 0 is the untrained
@@ -111,7 +122,6 @@ def fit(model: nn.Module, loss_fn: TrainLoss, batches: BatchSource,
     between epochs whose ``monitor`` ties, so a coarse monitor (accuracy, mAP@R over a handful of
     images) never keeps the untrained epoch 0 by a tie; when that ties too, the lower training loss.
     """
-    torch.manual_seed(config.seed)
     device = device or torch.device("cpu")
     model.to(device)
     loss_fn.to(device)
