@@ -137,8 +137,8 @@ def test_cli_train_eval_and_tag_train_round_trip(tiny, tmp_path):
     paths = [h["path"] for h in hits["results"][0]["hits"]]
     chelsea = {str(p) for p in (tiny / "chelsea").glob("*.png")}
     assert chelsea <= set(paths) and len(paths) < 20  # tagged "chelsea" (p >= 0.15) at indexing; others filtered out
-    none = json.loads(run_cli("search", probe, "--db", db, "--tag", "no-such-tag", "--json").stdout)
-    assert none["results"][0]["hits"] == []
+    unknown = run_cli("search", probe, "--db", db, "--tag", "no-such-tag", "--json", check=False)
+    assert unknown.returncode == 2 and "no-such-tag" in unknown.stderr  # an unknown tag is an error, not an empty answer
 
 
 def test_tagger_probabilities_are_calibrated_and_grouped(tiny, tmp_path):
