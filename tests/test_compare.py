@@ -128,8 +128,10 @@ def test_api_seams_give_a_verdict_and_duplicate_groups(tmp_path):
         result = compare(Image.open(folder / "camera.jpg"), Image.open(folder / "camera-q20.jpg"))
         assert result.verdict in ("identical", "near-duplicate") and 0 <= result.similarity <= 1
         groups = duplicates_backend(lib)()
-        paths = [sorted(Path(r.path).name for r in lib.catalog.items(ids)) for ids, _ in groups]
+        paths = [sorted(Path(r.path).name for r in lib.items(ids)) for ids, *_ in groups]
         assert paths == [["camera-q20.jpg", "camera.jpg"]]
+        (_, _, tier, keeper), = groups  # the seam also says the tier and the copy to keep
+        assert tier in ("exact", "copy") and Path(keeper).name == "camera.jpg"
 
 
 def test_shipped_projection_scores_like_projecting_first_and_ranks_the_copy_first(tmp_path):
