@@ -2,10 +2,12 @@
 real headless Chromium against a real uvicorn server, with every request that leaves 127.0.0.1 aborted."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import httpx
+
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -40,6 +42,8 @@ def test_docs_pages_reference_only_local_assets(server):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):  # CI runs `make test`, which installs it: a missing browser is a failure there
+            pytest.fail("Chromium missing although `make test` installs it")
         pytest.skip("Chromium missing: `make test` installs the Debian package chromium (as root)")
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)

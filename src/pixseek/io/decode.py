@@ -18,6 +18,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from pixseek.errors import (
     CorruptImageError,
     EmptyFileError,
+    ImageError,
     ImageTooLargeError,
     NotAnImageError,
     UnreadableFileError,
@@ -54,6 +55,25 @@ DEFAULT_MAX_ASPECT = 16.0
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, MemoryError, struct.error, IndexError, KeyError,
                   TypeError, ZeroDivisionError, OverflowError, RuntimeError, AttributeError, NotImplementedError)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+def pil_error(path: str | Path, exc: BaseException, doing: str) -> BaseException:
+    """The typed error for what PIL raised while ``doing`` (decode, read the header of) ``path``: one
+    mapping for the decoder and the header reader. Errors already typed, and anything not a decoding
+    problem, come back unchanged (the caller re-raises them)."""
+    if isinstance(exc, ImageError):
+        return exc
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return ImageTooLargeError(path, f"decompression bomb: {exc}")
+    if isinstance(exc, UnidentifiedImageError):
+        return NotAnImageError(path, "not a recognised image format")
+    if isinstance(exc, PermissionError):
+        return UnreadableFileError(path, f"permission denied ({exc})")
+    if isinstance(exc, FileNotFoundError):
+        return UnreadableFileError(path, f"no such file ({exc.strerror or exc})")
+    if isinstance(exc, _DECODE_ERRORS):
+        return CorruptImageError(path, f"cannot {doing}: {exc or type(exc).__name__}")
+    return exc
 
 Background = tuple[int, int, int]
 
@@ -169,13 +189,5 @@ def load_image(
             im.load()
             im = crop_aspect(ImageOps.exif_transpose(im), max_aspect)
             return _to_rgb(im, background)
-    except ImageTooLargeError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(path, f"decompression bomb: {exc}") from exc
-    except UnidentifiedImageError as exc:
-        raise NotAnImageError(path, "not a recognised image format") from exc
-    except PermissionError as exc:
-        raise UnreadableFileError(path, f"permission denied ({exc})") from exc
-    except _DECODE_ERRORS as exc:
-        raise CorruptImageError(path, f"cannot decode: {exc or type(exc).__name__}") from exc
+    except Exception as exc:  # noqa: BLE001 - translated, or re-raised as it was
+        raise pil_error(path, exc, "decode") from exc

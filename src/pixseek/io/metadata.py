@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from PIL import ExifTags, Image, PngImagePlugin, UnidentifiedImageError
+from PIL import ExifTags, Image, PngImagePlugin
 
-from pixseek.errors import CorruptImageError, EmptyFileError, ImageTooLargeError, NotAnImageError, UnreadableFileError
-import pixseek.io.decode  # noqa: F401  (registers the HEIF / AVIF openers with PIL)
+from pixseek.errors import EmptyFileError
+from pixseek.io.decode import pil_error  # (importing it registers the HEIF / AVIF openers with PIL)
 
 MAX_TEXT = 4000  # characters of description / keywords kept
 MAX_XMP = 256 * 1024  # bytes of an XMP packet parsed; larger packets are skipped
@@ -104,16 +104,8 @@ def read_metadata(path: str | Path, data: bytes | None = None) -> ImageMeta:
             raise EmptyFileError(path, "file is empty (0 bytes)")
         with Image.open(io.BytesIO(data) if data is not None else path) as im:
             return _from_header(im)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(path, f"decompression bomb: {exc}") from exc
-    except UnidentifiedImageError as exc:
-        raise NotAnImageError(path, "not a recognised image format") from exc
-    except PermissionError as exc:
-        raise UnreadableFileError(path, f"permission denied ({exc})") from exc
-    except FileNotFoundError as exc:
-        raise UnreadableFileError(path, f"no such file ({exc.strerror or exc})") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
-        raise CorruptImageError(path, f"cannot read header: {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - translated by the decoder's one mapping, or re-raised as it was
+        raise pil_error(path, exc, "read header") from exc
 
 
 def _from_header(im: Image.Image) -> ImageMeta:
