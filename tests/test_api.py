@@ -12,8 +12,10 @@ import threading
 import time
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -425,8 +427,16 @@ def test_feature_seams_for_text_and_duplicates(admin_lib, client):
         return [([ids[i], ids[j]], float(sims[i, j])) for i in range(len(ids)) for j in range(i + 1, len(ids))
                 if sims[i, j] > 0.9]
 
-    def text(query: str, k: int):
-        return [(by_name["coins.jpg"], 0.5)] if "money" in query else []
+    class Text:  # reference text seam: "money" is the coins, answered through the library's read path
+        def __call__(self, query, k, filter=None, *, stack=True, like=(), unlike=()):  # noqa: A002
+            hits = lib.query_scored(lambda ids: (ids == by_name["coins.jpg"]) * 0.9 if "money" in query
+                                    else np.zeros(len(ids)), k, filter, stack=stack, like=like, unlike=unlike)
+            return SimpleNamespace(hits=hits, labels=[], warnings=[])
+
+        def warm(self):
+            pass
+
+    text = Text()
 
     with TestClient(create_app(lib, ApiSettings(), text_search=text, duplicates=duplicates)) as c:
         groups = c.get("/api/duplicates").json()["groups"]

@@ -96,13 +96,22 @@ def test_probability_matrix_follows_the_catalog_generation(lib, db, tmp_path):
     assert searcher.stored_probs()[1] is probs  # loaded once per generation
 
 
-def test_api_seam_returns_vector_ids(lib):
+def test_api_seam_goes_through_the_library_read_path(lib):
+    """The seam answers library hits: filters, the relevance floor and feedback apply to text queries."""
+    from pixseek.search import Filter
+
     search = api_text_search(lib)
     found = search("kitten", 3)
-    top = lib.catalog.vector_rows([found[0][0]])[found[0][0]]
-    assert Path(top.path).name == "chelsea.jpg" and found[0][1] > found[1][1]
+    assert Path(found.hits[0].path).name == "chelsea.jpg" and found.hits[0].score > found.hits[1].score
+    cat = search("cat", 3).hits
+    assert not cat[0].weak and all(h.weak for h in cat[1:])  # one cat in the gallery: the rest is weak
     assert any("cat" in name for name, _ in found.labels)  # what the page shows beside the hits
-    assert search("qwxzzv", 3) == []
+    assert search("qwxzzv", 3).hits == [] and search("qwxzzv", 3).warnings
+    assert search("kitten", 3, Filter(exclude=(found.hits[0].id,))).hits[0].id != found.hits[0].id
+    coffee = search("a cup of coffee", 5).hits
+    assert Path(coffee[0].path).name == "coffee.jpg"
+    pushed = search("a cup of coffee", 5, unlike=[coffee[0].id]).hits  # "less like this" demotes it
+    assert [h.id for h in pushed].index(coffee[0].id) > 0 if coffee[0].id in [h.id for h in pushed] else True
 
 
 def test_cli_text_search(db):
@@ -115,10 +124,11 @@ def test_cli_text_search(db):
     assert "coffee.jpg" in [Path(h["path"]).name for h in both["hits"][:2]]
 
     proc = run_cli("search", "--text", "qwxzzv", "--db", db)
-    assert proc.returncode == 0 and "no label matches 'qwxzzv'" in proc.stderr and "no results" in proc.stdout
+    assert proc.returncode == 0 and "no label matches 'qwxzzv'" in proc.stderr and "no matches" in proc.stdout
 
     proc = run_cli("search", "--text", "cat", "--text-method", "weights", "--db", db, "-k", "2")
-    assert "chelsea.jpg" in proc.stdout.splitlines()[2]
+    ranked = [line for line in proc.stdout.splitlines() if line.strip()[:1].isdigit()]
+    assert "chelsea.jpg" in ranked[0]
 
 
 def test_a_taggers_own_classes_are_searchable_by_name(tmp_path):

@@ -332,11 +332,15 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
 
     @app.get("/api/search/text", response_model=S.SearchResponse, tags=["search"])
     async def search_text(q: Annotated[str, Query(min_length=1, max_length=300, description="Words or a tag.")],
-                          flt: FiltersDep, k: K = settings.default_k):
-        """Text query: through ``pixseek.text`` when installed, else a tag search over stored labels."""
+                          flt: FiltersDep, k: K = settings.default_k, stack: Stack = True,
+                          like: MarksQ = None, unlike: MarksQ = None):
+        """Text query (``-word`` avoids a word): the same filters, stacks, relevance floor and feedback
+        (``like`` / ``unlike``) as an image search; ``warnings`` says when a word was not understood."""
         t0 = time.perf_counter()
-        kind, hits, matched = await on_search(service.search_text, q, k, flt)
-        query = {"kind": kind, "text": q, "matched_labels": [{"label": lab, "prob": round(p, 4)} for lab, p in matched]}
+        kind, hits, matched, warnings = await on_search(functools.partial(service.search_text, q, k, flt, stack,
+                                                                          **marks(like, unlike)))
+        query = {"kind": kind, "text": q, "warnings": warnings,
+                 "matched_labels": [{"label": lab, "prob": round(p, 4)} for lab, p in matched]}
         return await search_response(query, hits, t0, kind)
 
     @app.post("/api/compare", response_model=S.CompareResponse, tags=["search"], responses={413: {}, 415: {}, 422: {}})

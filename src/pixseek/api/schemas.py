@@ -49,6 +49,7 @@ class QueryInfo(BaseModel):
     text: str | None = None
     item_id: int | None = None
     matched_labels: list[Label] = []
+    warnings: list[str] = Field([], description="Text queries: words that were ignored, no strong match.")
 
 
 class SearchResponse(BaseModel):

@@ -33,7 +33,6 @@ from pixseek.search import Filter, Hit, IndexReport, Library, UnknownTagError
 from pixseek.store.catalog import ItemRow
 
 TOP_LABELS = 3
-FILTER_FETCH = 50  # text search with filters: fetch k * this many candidates before filtering
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -93,6 +92,9 @@ class SearchService:
         """Catch up with the catalog and run the encoder once, so the first user search is not the slow one."""
         self.refresh()
         self.library.encoder.encode_images([Image.new("RGB", (64, 64), (128, 128, 128))])
+        if self.text_search is not None:
+            with self.reading():
+                self.text_search.warm()
         self.ready = True
 
     def catch_up(self) -> None:
@@ -178,18 +180,18 @@ class SearchService:
         vector = self.library.vectors([row.id])
         return row, self._query(vector, k, self.filter_for(filters, exclude=(row.id,)), stack, like, unlike)
 
-    def search_text(self, text: str, k: int, filters: Filters = Filters()):
-        """(kind, hits, matched labels): through the text backend when there is one, else a tag search."""
+    def search_text(self, text: str, k: int, filters: Filters = Filters(), stack: bool = True, like=(), unlike=()):
+        """(kind, hits, matched labels, warnings): through the text backend (the library's read path:
+        filters, stacks, feedback, the relevance floor) when there is one, else a tag search."""
         if self.text_search is None:
-            return ("tag", *self.search_tags(text, k, filters))
+            return ("tag", *self.search_tags(text, k, filters), [])
         flt = self.filter_for(filters)
-        with self.reading():
-            allowed = set(self.library.item_ids(flt).tolist()) if flt.active else None
-            found = self.text_search(text, k if allowed is None else k * FILTER_FETCH)
-            ids = [(i, s) for i, s in found if allowed is None or i in allowed][:k]
-            rows = {r.id: r for r in self.library.items(i for i, _ in ids)}
-        hits = [(rows[i], Hit(rows[i].path, float(s), i, rows[i].t_sec, rows[i].kind)) for i, s in ids if i in rows]
-        return "text", hits, list(getattr(found, "labels", []))  # labels the backend matched, when it says
+        try:
+            with self.reading():
+                found = self.text_search(text, k, flt, stack=stack, like=like, unlike=unlike)
+                return "text", self._rows(found.hits), list(found.labels), list(found.warnings)
+        except UnknownTagError as exc:
+            raise ApiError(400, "unknown-tag", str(exc)) from exc
 
     def search_tags(self, text: str, k: int, filters: Filters = Filters()):
         """Rank items by the stored probability of the labels ``text`` names (the library's tag policy)."""

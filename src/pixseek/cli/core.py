@@ -9,13 +9,13 @@ import numpy as np
 import typer
 from rich.table import Table
 
+from pixseek.cli.hits import item_ids, print_hits
 from pixseek.cli.app import (CameraOption, DbOption, FolderOption, JsonOption, KindOption, LikeOption, ModelOption,
                              NotFolderOption, NotTagOption, SinceOption, StackOption, TagOption, UnlikeOption, UntilOption,
                              app, console, emit_json, fail, make_filter, out, progress_bar)
 from pixseek.encoders import create_encoder, list_encoders
 from pixseek.errors import ImageError
 from pixseek.index import list_index_kinds
-from pixseek.io.video import format_timestamp
 from pixseek.preprocess import load_for
 from pixseek.report import contact_sheet
 from pixseek.search import IngestStopped, encode_paths
@@ -181,38 +181,6 @@ def search(
             console.print(f"contact sheet: {sheet}")
     if errors and not results:
         raise typer.Exit(2)
-
-
-def item_ids(lib, marks: list[str] | None) -> list[int]:
-    """``--like`` / ``--unlike`` values: item ids, or paths of indexed files (their first vector)."""
-    out = []
-    for m in marks or ():
-        if m.isdigit():
-            out.append(int(m))
-            continue
-        ids = lib.vector_ids_of(m)
-        if not ids:
-            raise fail(f"{m}: not an item id nor an indexed file")
-        out.append(ids[0])
-    return out
-
-
-def print_hits(title: str, hits: list[dict], flt=None) -> None:
-    """Ranked hits, a "weaker matches" line before the first weak one, stacked copies counted."""
-    out.print(f"[bold]{title}[/bold]")
-    if not hits:
-        out.print("  no matches" + (" (with these filters)" if flt is not None and flt.active else ""))
-    weak_shown = False
-    for rank, h in enumerate(hits, 1):
-        if h.get("weak") and not weak_shown:
-            out.print("  [dim]── weaker matches ──[/dim]")
-            weak_shown = True
-        at = f" @ {format_timestamp(h['t_sec'])}" if h.get("kind") == "video" else ""
-        if at and h["t_end"] > h["t_start"]:  # frames of one shot merged: the span they cover
-            at += f"  ({format_timestamp(h['t_start'])}–{format_timestamp(h['t_end'])})"
-        n = len(h.get("copies", ()))
-        more = f"  [dim]+{n} {'copy' if n == 1 else 'copies'}[/dim]" if n else ""
-        out.print(f"  {rank:>3}  {h['score']:.4f}  {h['path']}{at}{more}")
 
 
 @app.command()

@@ -6,6 +6,7 @@ from pathlib import Path
 from PIL import Image
 
 from pixseek.cli.app import console, emit_json, fail, out
+from pixseek.cli.hits import item_ids, print_hits
 from pixseek.errors import ImageError
 from pixseek.preprocess import load_for
 from pixseek.report import contact_sheet
@@ -21,6 +22,8 @@ def describe(texts: list[str], nots: list[str], image: str | None) -> str:
 def text_search_command(texts: list[str], nots: list[str], images: list[str], db, model, k: int,
                         sheet: Path | None, method: str | None, as_json: bool, *, filter=None,  # noqa: A002
                         stack: bool = True, like: list[str] = (), unlike: list[str] = ()) -> None:
+    """The text branch of ``pixseek search``: the same filters, stacks, weak-match line and relevance
+    feedback as an image search (the library's one read path)."""
     from pixseek.text import TextQuery, TextSearchConfig, TextSearcher
 
     if len(images) > 1:
@@ -28,6 +31,9 @@ def text_search_command(texts: list[str], nots: list[str], images: list[str], db
     image_path = images[0] if images else None
     with open_library(db, model=model, readonly=True) as lib:
         lib.require_items()
+        for t in (filter.tags + filter.not_tags) if filter is not None else ():
+            lib.tag_names(t)  # an unknown tag is an error, not an empty answer
+        marks = {"like": item_ids(lib, like), "unlike": item_ids(lib, unlike)}
         try:
             searcher = TextSearcher(lib, TextSearchConfig(method=method))
         except ValueError as exc:
@@ -39,7 +45,7 @@ def text_search_command(texts: list[str], nots: list[str], images: list[str], db
             except ImageError as err:
                 raise fail(f"{err.path}: {err.cause}") from err
             vector = lib.embed([picture])[0]
-        result = searcher.search(TextQuery(tuple(texts), tuple(nots), vector), k)
+        result = searcher.search(TextQuery(tuple(texts), tuple(nots), vector), k, filter, stack=stack, **marks)
         query = describe(texts, nots, image_path)
         rows = [(picture if picture is not None else Image.new("RGB", (64, 64), "white"), query,
                  [(hit_picture(h) if sheet is not None else h.path, f"{hit_label(h)}\n{h.score:.3f}")
@@ -51,14 +57,10 @@ def text_search_command(texts: list[str], nots: list[str], images: list[str], db
         return
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {w}")
-    out.print(f"[bold]{query}[/bold]  ({result.method})")
     for t in result.terms:
         if t.matched and t.labels:
             sign = "-" if t.negative else "+"
             out.print(f"  {sign}{t.text!r} -> " + ", ".join(f"{n} {w:.2f}" for n, _, w in t.labels[:5]))
-    if not result.hits:
-        out.print("  no results")
-    for rank, h in enumerate(result.hits, 1):
-        out.print(f"  {rank:>3}  {h.score:.4f}  {h.path}")
+    print_hits(f"{query}  ({result.method})", [h.to_dict() for h in result.hits], filter)
     if sheet is not None:
         console.print(f"contact sheet: {sheet}")

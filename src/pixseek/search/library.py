@@ -33,7 +33,8 @@ from pixseek.encoders.base import Embedding
 from pixseek.errors import EmptyLibraryError, ImageError, PixseekError
 from pixseek.index import VectorIndex, create_index, load_index
 from pixseek.index.auto import resolve_kind
-from pixseek.io import IMAGE_EXTENSIONS, walk_files
+from pixseek.io import IMAGE_EXTENSIONS, load_image, walk_files
+from pixseek.io.colours import COLOURS, THUMB as COLOUR_THUMB, image_colours
 from pixseek.io.hashes import hamming
 from pixseek.io.metadata import read_metadata
 from pixseek.io.video import VIDEO_EXTENSIONS, is_video
@@ -309,7 +310,8 @@ class Library:
 
     def _backfill_metadata(self, prefix: str | None) -> None:
         """Files stored by a release that did not read header metadata get it now (true size, date
-        taken, camera, GPS; ~4 ms a file, no decode), once, on the next ingest of their folder."""
+        taken, camera, GPS; ~4 ms a file, no decode), and those stored without a colour profile get one
+        (a draft decode), once, on the next ingest of their folder."""
         for start in range(0, len(paths := self.catalog.files_without_metadata(prefix)), 500):
             rows = []
             for p in paths[start:start + 500]:
@@ -318,6 +320,14 @@ class Library:
                 except (ImageError, OSError):
                     rows.append((p, None))
             self.catalog.set_metadata(rows)
+        for start in range(0, len(paths := self.catalog.files_without_colours(prefix)), 200):
+            rows = []
+            for p in paths[start:start + 200]:  # stored before colour profiles were (schema < 7): one decode each
+                try:
+                    rows.append((p, image_colours(load_image(p, min_side=2 * COLOUR_THUMB))))
+                except (ImageError, OSError):
+                    rows.append((p, np.zeros(0, np.float32)))  # unreadable now: marked, not retried
+            self.catalog.set_colours(rows)
 
     def finish(self, report: IndexReport, t0: float) -> None:
         """After the last batch: record the errors not recorded with a batch (videos), switch index
@@ -468,7 +478,8 @@ class Library:
         (``merge_shots``); near-duplicates of a hit are stacked under it (``stack``) and do not
         count against ``k``; hits below the relevance floor are marked ``weak``. ``like`` /
         ``unlike``: item ids marked by the person (relevance feedback, :meth:`refine`). ``rescore(ids,
-        vecs) -> scores`` re-scores a shortlist of ``candidates`` (text fusion).
+        vecs) -> scores`` re-scores a shortlist of ``candidates`` (image + words; on the library's score
+        scale; a non-finite score drops the item).
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
@@ -488,8 +499,9 @@ class Library:
                 keep = [j for j, i in enumerate(ids) if int(i) not in excluded]
                 ids, scores = ids[keep], scores[keep]
                 if rescore is not None and len(ids):
-                    scores = rescore(ids, self.vectors(ids)).astype(np.float32)
+                    scores = np.asarray(rescore(ids, self.vectors(ids)), np.float32)
                     order = np.argsort(-scores, kind="stable")
+                    order = order[np.isfinite(scores[order])]  # a non-finite score is no hit
                     ids, scores = ids[order], scores[order]
                 hits = self._hits(ids, scores, videos, stack)
                 if len(hits) >= k or fetch >= min(total, k * MAX_WIDEN) or rescore is not None:
@@ -497,6 +509,64 @@ class Library:
                 fetch = min(total + len(excluded), fetch * 4)
             results.append(hits[:k])
         return results
+
+    def query_scored(self, score: Callable[[np.ndarray], np.ndarray], k: int = 10,
+                     filter: Filter | None = None, *, stack: bool = True, merge_shots: bool = True,  # noqa: A002
+                     like: Sequence[int] = (), unlike: Sequence[int] = ()) -> list[Hit]:
+        """The one read path for rankings that are not a vector's neighbours (text search by words):
+        ``score(ids) -> scores`` rates the items that pass ``filter`` (a non-positive or non-finite score
+        is no hit); the best ``k`` come back as from :meth:`query`: frames of one shot merged, copies
+        stacked, hits under the relevance floor ``weak`` (``score`` returns values on that scale).
+        ``like`` / ``unlike``: the marks move the ranking as in :meth:`query` -- the score-weighted mean of
+        the top hits is the query vector that :meth:`refine` moves, and each item's final score is the mean
+        of its own score and its similarity to the refined vector (relative to the most similar item's,
+        times the top score: the scale stays the scores')."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        flt = filter or Filter()
+        ids = self.item_ids(flt)
+        if flt.exclude:
+            ids = ids[~np.isin(ids, np.asarray(flt.exclude, np.int64))]
+        scores = np.asarray(score(ids), np.float32).reshape(-1)
+        if len(scores) != len(ids):
+            raise ValueError(f"score returned {len(scores)} values for {len(ids)} items")
+        ok = np.isfinite(scores) & (scores > 0)
+        ids, scores = ids[ok], scores[ok]
+        if (len(like) or len(unlike)) and len(ids):
+            ids, scores = self._refine_scored(ids, scores, like, unlike, flt, k)
+        order = np.argsort(-scores, kind="stable")
+        videos = merge_shots and self.catalog.has_kind("video")
+        fetch = k * 4 if (videos or stack) else k
+        while True:
+            top = order[:fetch]
+            hits = self._hits(ids[top], scores[top], videos, stack)
+            if len(hits) >= k or fetch >= min(len(order), k * MAX_WIDEN):
+                return hits[:k]
+            fetch *= 4
+
+    FEEDBACK_SEED = 10    # query_scored + marks: the top hits whose score-weighted mean is the query vector
+    FEEDBACK_POOL = 2000  # ... and the best-scored items re-ranked with the refined vector (plus its neighbours)
+
+    def _refine_scored(self, ids: np.ndarray, scores: np.ndarray, like, unlike, flt: Filter, k: int
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(-scores, kind="stable")
+        seed = order[~np.isin(ids[order], np.asarray(unlike, np.int64))][:self.FEEDBACK_SEED]  # not what was marked down
+        if not len(seed):
+            seed = order[:self.FEEDBACK_SEED]
+        q = (scores[seed, None] * self.vectors(ids[seed])).sum(0)
+        q /= max(float(np.linalg.norm(q)), 1e-12)
+        refined = self.refine(q[None], like, unlike)[0]
+        pool = ids[order[:self.FEEDBACK_POOL]]
+        near, _ = self._nearest(refined, max(k * 4, 100), self._allowed(flt))
+        near = near[~np.isin(near, np.asarray(flt.exclude, np.int64))] if flt.exclude else near
+        cand = np.unique(np.concatenate([pool, near]))
+        own = np.zeros(len(cand), np.float32)
+        pos = np.searchsorted(ids, cand)  # ids ascending (item_ids)
+        found = (pos < len(ids)) & (ids[np.minimum(pos, len(ids) - 1)] == cand)
+        own[found] = scores[pos[found]]
+        sims = np.clip(self.vectors(cand) @ refined, 0.0, 1.0)
+        # on the scores' own scale: an item as like the refined vector as the best one is worth the top score
+        return cand, 0.5 * own + 0.5 * float(scores.max()) * sims / max(float(sims.max()), 1e-6)
 
     def _allowed(self, flt: Filter) -> np.ndarray | None:
         """Vector ids a filter lets through (from SQL), or None for no restriction; the last few
@@ -581,6 +651,28 @@ class Library:
         """Every stored vector id that passes ``flt`` (all of them without one), ascending."""
         allowed = self._allowed(flt or Filter())
         return allowed if allowed is not None else self.catalog.filter_ids()
+
+    def label_probs(self) -> tuple[np.ndarray, np.ndarray]:
+        """(vector ids ascending, (n, labels) float16) of every vector stored with label probabilities
+        (text search scores words from them)."""
+        n_labels = len(self.encoder.labels or ())
+        ids, rows = [], []
+        for chunk_ids, blobs in self.catalog.iter_probs():
+            arr = np.frombuffer(b"".join(blobs), np.float16).reshape(len(blobs), -1)
+            if arr.shape[1] == n_labels:
+                ids.append(chunk_ids)
+                rows.append(arr)
+        return (np.concatenate(ids) if ids else np.zeros(0, np.int64),
+                np.concatenate(rows) if rows else np.zeros((0, n_labels), np.float16))
+
+    def text_facts(self) -> tuple[np.ndarray, list[str], list[str]]:
+        """(vector ids ascending, file paths, embedded descriptions/keywords or ''): a file's own words."""
+        return self.catalog.text_facts()
+
+    def colours(self, ids: Iterable[int]) -> np.ndarray:
+        """(n, 11) named-colour profiles (:mod:`pixseek.io.colours`) of the items' files, NaN rows where
+        none is stored (videos; files indexed before profiles were, until their folder is re-indexed)."""
+        return self.catalog.get_colours(ids, len(COLOURS))
 
     def vector_ids_of(self, path: str | os.PathLike) -> list[int]:
         return self.catalog.vectors_for_path(os.path.abspath(path))

@@ -15,6 +15,7 @@ import numpy as np
 
 from pixseek.errors import ImageError
 from pixseek.io import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_PIXELS, load_image, read_bounded
+from pixseek.io.colours import image_colours
 from pixseek.io.hashes import phash
 from pixseek.io.metadata import read_metadata
 from pixseek.preprocess import PreprocessConfig, build_transform
@@ -44,7 +45,7 @@ def read_and_decode(path: str, transform, cfg: PreprocessConfig, known_sha: str 
     except ImageError as err:
         return Decoded(path, None, sha, st.st_size, st.st_mtime_ns, error=err)
     w, h = meta.pop("width") or im.width, meta.pop("height") or im.height
-    return Decoded(path, transform(im), sha, st.st_size, st.st_mtime_ns, w, h, meta=meta | {"phash": phash(im)})
+    return Decoded(path, transform(im), sha, st.st_size, st.st_mtime_ns, w, h, meta=meta | {"phash": phash(im), "colours": image_colours(im)})
 
 
 DECODE_NICE = 10

@@ -93,9 +93,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX files_camera ON files(camera);
     CREATE INDEX tags_tag_score ON tags(tag, score);
     """,
+    # 7: the named-colour profile of each image (pixseek.io.colours, 11 float32 shares), computed from the
+    # decoded picture at ingest so text search reads "red" here instead of opening files (issue 14)
+    """
+    ALTER TABLE files ADD COLUMN colours BLOB;
+    """,
 ]
 PIXSEEK_TABLES = {"meta", "files", "vectors", "errors"}
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _blob(a: np.ndarray | None) -> bytes | None:
+    return None if a is None else np.ascontiguousarray(a, np.float32).tobytes()
 
 
 @dataclass(frozen=True)
@@ -155,6 +164,7 @@ class NewFile:
     gps_lon: float | None = None
     description: str | None = None
     phash: int | None = None  # 64-bit DCT hash of the decoded image (stacks of near-duplicates)
+    colours: np.ndarray | None = None  # (11,) named-colour shares of the decoded image (pixseek.io.colours)
 
 
 @dataclass(frozen=True)
@@ -353,17 +363,18 @@ class Catalog:
                     db.execute("DELETE FROM vectors WHERE file_id=?", (row[0],))
                     db.execute(
                         "UPDATE files SET size=?, mtime_ns=?, sha256=?, kind=?, width=?, height=?, indexed_at=?, "
-                        "taken_at=?, camera=?, gps_lat=?, gps_lon=?, description=?, phash=?, meta_version=1 WHERE id=?",
+                        "taken_at=?, camera=?, gps_lat=?, gps_lon=?, description=?, phash=?, colours=?, meta_version=1 WHERE id=?",
                         (f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now, f.taken_at, f.camera,
-                         f.gps_lat, f.gps_lon, f.description, f.phash, row[0]),
+                         f.gps_lat, f.gps_lon, f.description, f.phash, _blob(f.colours), row[0]),
                     )
                     file_id = row[0]
                 else:
                     file_id = db.execute(
                         "INSERT INTO files(path, size, mtime_ns, sha256, kind, width, height, indexed_at, "
-                        "taken_at, camera, gps_lat, gps_lon, description, phash, meta_version) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
+                        "taken_at, camera, gps_lat, gps_lon, description, phash, colours, meta_version) "
+                        "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1)",
                         (f.path, f.size, f.mtime_ns, f.sha256, f.kind, f.width, f.height, now, f.taken_at,
-                         f.camera, f.gps_lat, f.gps_lon, f.description, f.phash),
+                         f.camera, f.gps_lat, f.gps_lon, f.description, f.phash, _blob(f.colours)),
                     ).lastrowid
                 added += self._insert_vectors(db, file_id, f)
                 db.execute("DELETE FROM errors WHERE path=?", (f.path,))
@@ -511,6 +522,41 @@ class Catalog:
                 return
             last = rows[-1][0]
             yield np.fromiter((r[0] for r in rows), np.int64, len(rows)), [r[1] for r in rows]
+
+    def text_facts(self) -> tuple[np.ndarray, list[str], list[str]]:
+        """(vector ids ascending, their files' paths, their files' embedded descriptions or ''), for the
+        lexical signal of text search."""
+        with self._lock:
+            rows = self._db.execute("SELECT v.id, f.path, COALESCE(f.description, '') FROM vectors v "
+                                    "JOIN files f ON f.id=v.file_id ORDER BY v.id").fetchall()
+        return np.fromiter((r[0] for r in rows), np.int64, len(rows)), [r[1] for r in rows], [r[2] for r in rows]
+
+    def get_colours(self, ids: Iterable[int], n_colours: int) -> np.ndarray:
+        """(len(ids), n_colours) float32 colour profiles of the vectors' files, NaN where none is stored."""
+        ids = [int(i) for i in ids]
+        found = {r[0]: r[1] for r in self._by_ids(
+            "SELECT v.id, f.colours FROM vectors v JOIN files f ON f.id=v.file_id WHERE v.id IN ({}) "
+            "AND f.colours IS NOT NULL", ids)}
+        out = np.full((len(ids), n_colours), np.nan, np.float32)
+        for j, i in enumerate(ids):
+            blob = found.get(i)
+            if blob is not None and len(blob) == 4 * n_colours:
+                out[j] = np.frombuffer(blob, np.float32)
+        return out
+
+    def files_without_colours(self, prefix: str | None = None) -> list[str]:
+        """Image files stored before colour profiles were (a catalog of schema < 7), or unreadable then."""
+        sql = "SELECT path FROM files WHERE kind='image' AND colours IS NULL"
+        args: tuple = ()
+        if prefix is not None:
+            sql += " AND substr(path, 1, ?) = ?"
+            args = (len(prefix), prefix)
+        with self._lock:
+            return [r[0] for r in self._db.execute(sql + " ORDER BY path", args)]
+
+    def set_colours(self, rows: Iterable[tuple[str, np.ndarray]]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE files SET colours=? WHERE path=?", [(_blob(c), p) for p, c in rows])
 
     def vectors_for_path(self, path: str) -> list[int]:
         with self._lock:

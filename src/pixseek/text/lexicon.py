@@ -15,9 +15,9 @@ from importlib import resources
 
 import numpy as np
 
+from pixseek.io.colours import COLOURS  # the 11 basic colour terms, in profile order
+
 TABLE_VERSION = 1
-# the 11 basic colour terms (Berlin & Kay), in profile order (pixseek.text.colours)
-COLOURS = ("black", "white", "gray", "red", "orange", "yellow", "green", "blue", "purple", "pink", "brown")
 COLOUR_ALIASES = {"grey": "gray", "violet": "purple", "crimson": "red", "scarlet": "red", "golden": "yellow",
                   "gold": "yellow", "navy": "blue", "turquoise": "blue", "cyan": "blue", "magenta": "pink",
                   "silver": "gray", "beige": "brown"}

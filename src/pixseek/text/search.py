@@ -6,13 +6,19 @@ Four ways from words to images, picked by what the library's encoder offers:
   lexicon (pixseek.text.lexicon: WordNet hypernyms -> the classes under them, related labels for scene
   and other words, colour terms) and scored per image from four signals, each in [0, 1]:
   classes (probability mass the stored label distribution puts on the word's weighted classes),
-  colour (pixseek.text.colours), and the file's own words (file/folder name tokens, EXIF words) --
+  colour (the profile stored at ingest, pixseek.io.colours), and the file's own words (file/folder name
+  tokens, the EXIF/XMP description and keywords stored at ingest) --
   fused as ``1 - (1 - max(classes, colour)) (1 - names)``. A query's score is the geometric mean ``g`` of
   its positive words' scores (each floored at FLOOR = 0.1), mapped by ``(g - 0.1) / 0.9`` (a single word
-  keeps its score; no match scores 0), times ``(1 - score)`` of each negative word: one scale, [0, 1], where
-  ``STRONG`` (0.5) and above reads "a strong match" and below ``WEAK`` (0.2) "probably not". With a query
-  image, the image's cosine similarity (clipped to [0, 1]) is one more factor in the geometric mean.
-  Nothing is embedded at query time.
+  keeps its score; no match scores 0), times ``(1 - score)`` of each negative word, in [0, 1]; then mapped
+  onto the library's scale (:meth:`TextSearcher.calibrate`: ``STRONG``, "a strong match" on the dev sets,
+  lands on image search's relevance floor, so ``Hit.weak`` means the same for text, image and mixed
+  queries). With a query image, the image's cosine similarity (clipped to [0, 1]) is one more factor in
+  the geometric mean, over the image's neighbours. Nothing is embedded at query time.
+
+Every method answers through the library's one read path (``Library.query_scored`` for word scores,
+``Library.query`` for a query vector): filters, stacks of copies, merged video shots, relevance feedback
+(``like`` / ``unlike``) and the weak-hit floor are the library's, the same as for an image query.
 * ``probs``: the query becomes a soft distribution over the
   encoder's labels (sentence-model cosine to each label's texts, softmax over the top ``top_labels``);
   an image scores the probability its stored label distribution gives to that query distribution.
@@ -34,21 +40,21 @@ from functools import cached_property, lru_cache
 import numpy as np
 
 from pixseek.encoders.base import l2_normalize
-from pixseek.search import Library
+from pixseek.search import Filter, Library
 from pixseek.search.library import Hit
 from pixseek.encoders.efficientnet import imagenet_labels
 from pixseek.text.colours import colour_score
 from pixseek.text.labels import LabelSpace, label_space
 from pixseek.text.lexicon import Lexicon, Sense, lexicon
-from pixseek.text.profiles import ProfileStore
 from pixseek.text.sentence import SentenceModel, sentence_model
 from pixseek.text.weights import classifier_weights, has_imagenet_weights
 
 METHODS = ("words", "probs", "weights", "text-tower")
 DEFAULT_METHOD = "words"  # measured winner, bench/text_search.py (issue 14)
 SIGNALS = ("wordnet", "related", "colours", "names")
-STRONG, WEAK = 0.5, 0.2   # score scale of the ``words`` method: strong match / probably not
+STRONG = 0.5              # a word score from which a hit is a strong match (calibrate() puts it on the floor)
 NAME_SCORE = 0.8          # a query word among the file's own words (0.4 when half the library has it)
+TIE = 1e-3                # weight of the evidence (mean factor) that orders equal scores
 FLOOR = 0.1               # a word's floor inside the geometric mean, then (g - FLOOR) / (1 - FLOOR): one
                           # missing word of two does not zero the image, and no match at all scores 0
 
@@ -125,7 +131,7 @@ class TextSearcher:
         self.method = method
         self._offset = imagenet_offset(encoder)
         self._names: tuple[int, np.ndarray, list[str], list[set[str]]] | None = None
-        self._profiles: ProfileStore | None = None
+        self._colours: tuple[int, np.ndarray] | None = None  # (generation, (n, 11) profiles of stored_probs' ids)
 
     @staticmethod
     def default_method(encoder) -> str:
@@ -137,9 +143,16 @@ class TextSearcher:
         return DEFAULT_METHOD if imagenet_offset(encoder) is not None else "probs"
 
     def close(self) -> None:
-        if self._profiles is not None:
-            self._profiles.close()
-            self._profiles = None
+        """Nothing to release (kept for callers that close what they open)."""
+
+    def warm(self) -> None:
+        """Load what the first query would (the lexicon, this library's label probabilities and file
+        words), so a server's first text query costs what the second does."""
+        if self.method == "words":
+            self.lexicon.parse("warm")
+            self._name_tokens()
+        elif self.method == "probs":
+            self.stored_probs()
 
     # -- words -> label distributions ------------------------------------------------------------
     @property
@@ -168,25 +181,18 @@ class TextSearcher:
     # -- stored label probabilities ----------------------------------------------------------------
     def stored_probs(self) -> tuple[np.ndarray, np.ndarray]:
         """(ids sorted, probs float16 (n, labels)), loaded once per catalog generation."""
-        cat = self.library.catalog
-        gen = cat.generation
+        gen = self.library.generation
         if self._probs is None or self._probs[0] != gen:
-            n_labels = len(self.library.encoder.labels)
-            ids, rows = [], []
-            for chunk_ids, blobs in cat.iter_probs():
-                arr = np.frombuffer(b"".join(blobs), np.float16).reshape(len(blobs), -1)
-                if arr.shape[1] == n_labels:
-                    ids.append(chunk_ids)
-                    rows.append(arr)
-            probs = np.concatenate(rows) if rows else np.zeros((0, n_labels), np.float16)
-            self._probs = (gen, np.concatenate(ids) if ids else np.zeros(0, np.int64), probs)
+            self._probs = (gen, *self.library.label_probs())
         return self._probs[1], self._probs[2]
 
-    def _prob_scores(self, dist: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        _, probs = self.stored_probs()
-        cols = np.flatnonzero(dist)
-        part = probs[:, cols] if rows is None else probs[rows][:, cols]
-        return part.astype(np.float32) @ dist[cols]
+    def _rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """Positions of ``ids`` in :meth:`stored_probs`' ids (-1 for an item stored without probabilities)."""
+        all_ids, _ = self.stored_probs()
+        pos = np.searchsorted(all_ids, ids)
+        ok = (pos < len(all_ids)) & (all_ids[np.minimum(pos, max(len(all_ids) - 1, 0))] == ids) if len(all_ids) \
+            else np.zeros(len(ids), bool)
+        return np.where(ok, pos, -1)
 
     # -- term vectors (weights / text-tower) -------------------------------------------------------
     def _term_vector(self, term: str, dist: np.ndarray | None) -> np.ndarray:
@@ -195,12 +201,18 @@ class TextSearcher:
         w = classifier_weights()
         return l2_normalize(dist[-w.shape[0]:] @ w)
 
-    # -- ranking ----------------------------------------------------------------------------------
-    def search(self, query: TextQuery | str, k: int = 10) -> TextResult:
+    # -- ranking: through the library's one read path ------------------------------------------------
+    def search(self, query: TextQuery | str, k: int = 10, filter: Filter | None = None, *,  # noqa: A002
+               stack: bool = True, like=(), unlike=()) -> TextResult:
+        """The ``k`` best items for the words (and image) of ``query`` that pass ``filter``, through
+        :meth:`Library.query_scored` (words) or :meth:`Library.query` (a query vector, or an image whose
+        neighbours the words re-score): filters, stacks of copies, video shots, relevance feedback
+        (``like`` / ``unlike``) and the relevance floor (``Hit.weak``) are the library's."""
         if isinstance(query, str):
             query = TextQuery(text=(query,))
+        opts = {"stack": stack, "like": like, "unlike": unlike}
         if self.method == "words":
-            return self._search_words(query, k)
+            return self._search_words(query, k, filter, opts)
         terms, warnings = [], []
         pos, neg = [], []  # (dist or None, vector or None)
         for text, negative in [(t, False) for t in query.text] + [(t, True) for t in query.not_text]:
@@ -219,42 +231,39 @@ class TextSearcher:
             return TextResult([], terms, warnings, self.method)
         if query.image is None and not pos:
             warnings.append("only negative terms: ranking by what the images are least like")
-        ids, scores = (self._rank_text(pos, neg, k) if query.image is None
-                       else self._rank_with_image(query.image, pos, neg, k))
-        return TextResult(self._hits(ids, scores), terms, warnings, self.method)
+        lib, wn = self.library, self.config.negative_weight
+        if query.image is not None:
+            hits = lib.query(np.asarray(query.image, np.float32).reshape(1, -1), k, filter,
+                             rescore=lambda ids, vecs: self._with_image(query.image, pos, neg, ids, vecs),
+                             candidates=self.config.candidates, **opts)[0]
+        elif self.method == "probs":
+            def score(ids):
+                rows = self._rows_of(ids)
+                s = sum((self._prob_scores(d, rows) for d, _ in pos), np.zeros(len(ids), np.float32))
+                s = s - wn * sum((self._prob_scores(d, rows) for d, _ in neg), np.zeros(len(ids), np.float32))
+                return np.where(rows >= 0, s, -np.inf)
+            hits = lib.query_scored(score, k, filter, **opts)
+        else:  # one query vector: the library's plain vector search
+            q = sum((v for _, v in pos), np.zeros(lib.dim, np.float32))
+            q = q - wn * sum((v for _, v in neg), np.zeros(lib.dim, np.float32))
+            hits = lib.query(l2_normalize(q[None]), k, filter, **opts)[0]
+        return TextResult(hits, terms, warnings, self.method)
 
-    def _rank_text(self, pos, neg, k) -> tuple[np.ndarray, np.ndarray]:
-        wn = self.config.negative_weight
-        if self.method == "probs":
-            all_ids, _ = self.stored_probs()
-            if not len(all_ids):
-                return all_ids, np.zeros(0, np.float32)
-            s = sum((self._prob_scores(d) for d, _ in pos), np.zeros(len(all_ids), np.float32))
-            s = s - wn * sum((self._prob_scores(d) for d, _ in neg), np.zeros(len(all_ids), np.float32))
-            k = min(k, len(s))
-            top = np.argpartition(-s, k - 1)[:k]
-            top = top[np.argsort(-s[top], kind="stable")]
-            return all_ids[top], s[top]
-        q = sum((v for _, v in pos), np.zeros(self.library.dim, np.float32))
-        q = q - wn * sum((v for _, v in neg), np.zeros(self.library.dim, np.float32))
-        scores, ids = self.library.index.search(l2_normalize(q[None]), k)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+    def _prob_scores(self, dist: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        _, probs = self.stored_probs()
+        cols = np.flatnonzero(dist)
+        part = probs[np.maximum(rows, 0)][:, cols].astype(np.float32) if len(probs) else \
+            np.zeros((len(rows), len(cols)), np.float32)
+        return np.where(rows >= 0, part @ dist[cols], 0.0).astype(np.float32)
 
-    def _rank_with_image(self, image, pos, neg, k) -> tuple[np.ndarray, np.ndarray]:
-        lib = self.library
-        img_scores, ids = lib.index.search(l2_normalize(np.asarray(image, np.float32).reshape(1, -1)),
-                                           max(self.config.candidates, k))
-        keep = ids[0] >= 0
-        ids, img = ids[0][keep], img_scores[0][keep]
+    def _with_image(self, image, pos, neg, ids, vecs) -> np.ndarray:
+        """Image + words (``probs`` / vector methods): the z-scored image similarity plus the z-scored
+        text score of each term, over the image's neighbours."""
+        img = vecs @ np.asarray(image, np.float32).reshape(-1)
         if self.method == "probs":
-            all_ids, _ = self.stored_probs()
-            rows = np.searchsorted(all_ids, ids)
-            ok = (rows < len(all_ids)) & (all_ids[np.minimum(rows, len(all_ids) - 1)] == ids)
-            ids, img, rows = ids[ok], img[ok], rows[ok]
+            rows = self._rows_of(ids)
             text = lambda term: self._prob_scores(term[0], rows)  # noqa: E731
         else:
-            vecs = lib.catalog.get_vectors(ids, lib.dim)
             text = lambda term: vecs @ term[1]  # noqa: E731
         s = _z(img)
         wt, wn = self.config.text_weight, self.config.negative_weight
@@ -262,8 +271,7 @@ class TextSearcher:
             s = s + wt * _z(text(term))
         for term in neg:
             s = s - wt * wn * _z(text(term))
-        order = np.argsort(-s, kind="stable")[:k]
-        return ids[order], s[order]
+        return s
 
     # -- the ``words`` method ----------------------------------------------------------------------
     @property
@@ -310,13 +318,13 @@ class TextSearcher:
 
     def _name_tokens(self) -> tuple[np.ndarray, list[str], list[set[str]]]:
         """(ids, paths, singular word set of each file's name, folders and EXIF words), once per generation."""
-        cat = self.library.catalog
-        gen = cat.generation
+        gen = self.library.generation
         if self._names is None or self._names[0] != gen:
             ids, _ = self.stored_probs()
-            rows = cat.vector_rows(int(i) for i in ids)
-            paths = [rows[int(i)].path if int(i) in rows else "" for i in ids]
-            exif = self.profiles().words()
+            fact_ids, fact_paths, fact_words = self.library.text_facts()
+            where = {int(i): j for j, i in enumerate(fact_ids)}
+            paths = [fact_paths[where[int(i)]] if int(i) in where else "" for i in ids]
+            exif = {fact_paths[j]: fact_words[j] for j in range(len(fact_ids)) if fact_words[j]}
             toks = []
             for p in paths:
                 parts = p.replace("\\", "/").rsplit("/", 3)[-3:]  # two folders and the file name
@@ -327,11 +335,6 @@ class TextSearcher:
                 toks.append({self.lexicon.singular(w) for w in words} | words)
             self._names = (gen, ids, paths, toks)
         return self._names[1], self._names[2], self._names[3]
-
-    def profiles(self) -> ProfileStore:
-        if self._profiles is None:
-            self._profiles = ProfileStore(self.library.catalog.path)
-        return self._profiles
 
     def _name_scores(self, typed: str) -> np.ndarray:
         _, _, toks = self._name_tokens()
@@ -354,12 +357,17 @@ class TextSearcher:
         part = probs[:, cols] if rows is None else probs[rows][:, cols]
         return np.minimum(1.0, part.astype(np.float32) @ w)
 
+    def _colour_table(self) -> np.ndarray:
+        """(n, 11) stored colour profiles of :meth:`stored_probs`' ids (NaN rows: none stored), loaded on
+        the first colour word of a catalog generation."""
+        gen = self.library.generation
+        if self._colours is None or self._colours[0] != gen:
+            self._colours = (gen, self.library.colours(self.stored_probs()[0]))
+        return self._colours[1]
+
     def _colour_scores(self, colour: str, rows: np.ndarray) -> np.ndarray:
-        _, paths, _ = self._name_tokens()
-        want = [paths[r] for r in rows]
-        prof = self.profiles().get(want)
-        return np.array([float(colour_score(prof[p].colours, colour)) if p in prof and prof[p].colours is not None
-                         else 0.0 for p in want], np.float32)
+        prof = self._colour_table()[rows]
+        return np.nan_to_num(np.asarray(colour_score(prof, colour), np.float32), nan=0.0)
 
     def _term_scores(self, term, rows: np.ndarray | None, with_colour: bool) -> np.ndarray:
         m, sense, tagger_cols = term
@@ -372,55 +380,55 @@ class TextSearcher:
             vis = 1.0 - (1.0 - vis) * (1.0 - names)
         return vis
 
-    def _search_words(self, query: TextQuery, k: int) -> TextResult:
+    def _search_words(self, query: TextQuery, k: int, filter: Filter | None, opts: dict) -> TextResult:  # noqa: A002
         warnings: list[str] = []
         pos = [t for text in query.text for t in self._word_terms(text, False, warnings)]
         neg = [t for text in query.not_text for t in self._word_terms(text, True, warnings)]
         terms = [t[0] for t in pos + neg]
         pos = [t for t in pos if t[0].matched]
         neg = [t for t in neg if t[0].matched]
-        ids, _, _ = self._name_tokens()
-        if not len(ids) or (not pos and not neg and query.image is None):
+        all_ids, _ = self.stored_probs()
+        if not len(all_ids) or (not pos and not neg and query.image is None):
             return TextResult([], terms, warnings, self.method)
-        if query.image is not None:
-            cand = self.library.index.search(l2_normalize(np.asarray(query.image, np.float32).reshape(1, -1)),
-                                             max(self.config.candidates, k))
-            keep = cand[1][0] >= 0
-            rows = np.searchsorted(ids, cand[1][0][keep])
-            ok = (rows < len(ids)) & (ids[np.minimum(rows, len(ids) - 1)] == cand[1][0][keep])
-            rows, image_sim = rows[ok], np.clip(cand[0][0][keep][ok], 0.0, 1.0)
-        else:
-            rows, image_sim = np.arange(len(ids)), None
-        colour_only = [t for t in pos if t[1] is not None and t[1].colour and not t[1].classes]
-        others = [t for t in pos if t not in colour_only]
-        factors = [image_sim] if image_sim is not None else []
-        factors += [self._term_scores(t, rows, False) for t in others]
-        if colour_only or any(t[1] is not None and t[1].colour for t in neg + others):
-            if factors:  # colours are read from the files: only for the best images by the other words
-                short = np.argsort(-combine(factors)[0], kind="stable")[: self.config.colour_shortlist]
-                rows = rows[short]
-                image_sim = image_sim[short] if image_sim is not None else None
-            factors = [image_sim] if image_sim is not None else []
-            factors += [self._term_scores(t, rows, True) for t in others + colour_only]
-        score, evidence = combine(factors) if factors else (np.ones(len(rows), np.float32),) * 2
-        for t in neg:
-            keep = 1.0 - self._term_scores(t, rows, True)
-            score, evidence = score * keep, evidence * keep
         if not pos and query.image is None:
             warnings.append("only negative terms: ranking by what the images are least like")
-        order = np.lexsort((-evidence, -score))[:k]
-        order = order[evidence[order] > 0.0]  # no evidence at all is not a hit
-        if pos and not len(order):
-            warnings.append("no image matches the words")
-        if pos and len(order) and score[order[0]] < WEAK:
-            warnings.append(f"no strong match: the best score is {score[order[0]]:.2f} (strong >= {STRONG}, "
-                            f"weak < {WEAK})")
-        return TextResult(self._hits(ids[rows[order]], score[order]), terms, warnings, self.method)
 
-    def _hits(self, ids: np.ndarray, scores: np.ndarray) -> list[Hit]:
-        rows = self.library.catalog.vector_rows(int(i) for i in ids)
-        return [Hit(rows[int(i)].path, float(s), int(i), rows[int(i)].t_sec, rows[int(i)].kind)
-                for i, s in zip(ids, scores) if int(i) in rows]
+        def score(ids: np.ndarray, image_sim: np.ndarray | None = None) -> np.ndarray:
+            rows = self._rows_of(ids)
+            r = np.maximum(rows, 0)
+            factors = [image_sim] if image_sim is not None else []
+            factors += [self._term_scores(t, r, True) for t in pos]
+            sc, evidence = combine(factors) if factors else (np.ones(len(r), np.float32),) * 2
+            for t in neg:
+                keep = 1.0 - self._term_scores(t, r, True)
+                sc, evidence = sc * keep, evidence * keep
+            # on the library's scale; the evidence (mean of the factors) orders ties, so an image with part
+            # of the words still ranks above one with none, and no evidence at all is no hit
+            out = (1.0 - TIE) * self.calibrate(sc) + TIE * evidence
+            return np.where((rows >= 0) & (evidence > 0), out, -np.inf)
+
+        if query.image is None:
+            hits = self.library.query_scored(score, k, filter, **opts)
+        else:
+            img = np.asarray(query.image, np.float32).reshape(-1)
+            hits = self.library.query(img[None], k, filter, candidates=max(self.config.candidates, k), **opts,
+                                      rescore=lambda ids, vecs: score(ids, np.clip(vecs @ img, 0.0, 1.0)))[0]
+        if pos and not hits:
+            warnings.append("no image matches the words")
+        elif pos and hits[0].weak:
+            warnings.append(f"no strong match: the best score is {hits[0].score:.2f}, under the relevance floor "
+                            f"{self.library.relevance_floor:.2f} (the hits are marked weak)")
+        return TextResult(hits, terms, warnings, self.method)
+
+    def calibrate(self, score: np.ndarray) -> np.ndarray:
+        """Word scores in [0, 1] -> the library's score scale: ``STRONG`` (a strong match, calibrated on the
+        dev sets) lands on the relevance floor of image search, so one floor marks weak hits of text,
+        image and mixed queries alike; piecewise linear, 0 -> 0 and 1 -> 1."""
+        floor = self.library.relevance_floor
+        s = np.clip(np.asarray(score, np.float32), 0.0, 1.0)
+        if floor is None:
+            return s
+        return np.where(s < STRONG, s * (floor / STRONG), floor + (s - STRONG) * ((1.0 - floor) / (1.0 - STRONG)))
 
 
 def combine(factors: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -458,25 +466,33 @@ def parse_text(text: str) -> TextQuery:
     return TextQuery(text=(pos,) if pos else (), not_text=neg)
 
 
-class TextHits(list):
-    """[(vector id, score)], best first, with ``labels``: the (label, weight) pairs the words matched, and
-    ``warnings``: the notes for the user (a word ignored, no strong match)."""
+@dataclass
+class TextHits:
+    """What the HTTP API's text seam answers: the hits (the library's :class:`Hit`, best first), the
+    (label, weight) pairs the words matched, and the notes for the user (a word ignored, no strong match)."""
 
-    def __init__(self, hits=(), labels: list[tuple[str, float]] | None = None, warnings: list[str] | None = None):
-        super().__init__(hits)
-        self.labels = labels or []
-        self.warnings = warnings or []
+    hits: list[Hit]
+    labels: list[tuple[str, float]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
-def api_text_search(library: Library):
-    """The text search seam for the HTTP API (pixseek.api.backends) and whoever routes text queries
-    (Library.query later): ``text_search(text, k) -> TextHits`` of (vector id, score in [0, 1]), best first.
-    ``text`` is one line, ``-word`` for a negative term (see parse_text)."""
-    searcher = TextSearcher(library)
+class ApiTextSearch:
+    """The text search seam for the HTTP API (pixseek.api.backends): ``seam(text, k, filter, stack=,
+    like=, unlike=) -> TextHits`` through the library's one read path, and :meth:`warm` (run at
+    start-up). ``text`` is one line, ``-word`` for a negative term (see parse_text)."""
 
-    def text_search(text: str, k: int) -> TextHits:
-        result = searcher.search(parse_text(text), k)
+    def __init__(self, library: Library):
+        self.searcher = TextSearcher(library)
+
+    def __call__(self, text: str, k: int, filter: Filter | None = None, *, stack: bool = True,  # noqa: A002
+                 like=(), unlike=()) -> TextHits:
+        result = self.searcher.search(parse_text(text), k, filter, stack=stack, like=like, unlike=unlike)
         labels = [(name, w) for t in result.terms if t.matched and not t.negative for name, _, w in t.labels]
-        return TextHits(((h.id, h.score) for h in result.hits), labels, result.warnings)
+        return TextHits(result.hits, labels, result.warnings)
 
-    return text_search
+    def warm(self) -> None:
+        self.searcher.warm()
+
+
+def api_text_search(library: Library) -> ApiTextSearch:
+    return ApiTextSearch(library)

@@ -151,7 +151,7 @@ function card(item, scored) {
     li.append(d);
   }
   if (scored && item.weak) li.classList.add("weak");
-  if (scored && state.mode !== "text") li.append(markButtons(item));
+  if (scored) li.append(markButtons(item));
   const open = $(".open", li);
   open.href = item.image_url;
   // a video frame (name "file @ hh:mm:ss.s"): image_url ends in #t=seconds, the browser plays the video from there
@@ -199,10 +199,10 @@ function showRefine() {
     b.id = "refine";
     b.type = "button";
     b.addEventListener("click", () => {
-      if (state.mode === "item") {
-        const q = new URLSearchParams(markParams()).toString();
-        location.hash = `#/similar/${state.itemId}${q ? "?" + q : ""}`;  // marks kept in the URL: shareable
-      } else rerun();
+      const q = new URLSearchParams(markParams()).toString();
+      if (state.mode === "item") location.hash = `#/similar/${state.itemId}${q ? "?" + q : ""}`;  // marks kept in the URL: shareable
+      else if (state.mode === "text") location.hash = `#/q/${encodeURIComponent(state.text)}${q ? "?" + q : ""}`;
+      else rerun();
     });
     el.query.append(b);
   }
@@ -336,20 +336,24 @@ async function searchItem(id, given = {}) {
   } catch (err) { if (done(run)) { showError(err); render([], { scored: true }); } }
 }
 
-async function searchText(text) {
+async function searchText(text, given = {}) {
   showView("search");
+  if (state.text !== text || state.mode !== "text") { marks.like.clear(); marks.unlike.clear(); }
+  for (const key of ["like", "unlike"])
+    for (const v of (given[key] || "").split(",").filter(Boolean)) marks[key].add(Number(v));
   state.mode = "text"; state.text = text;
   el.q.value = text;
   el.more.hidden = true;
   const run = begin(`Searching for “${text}”…`);
   try {
-    const res = await api(`/api/search/text?${filterParams({ q: text, k: K })}`, { signal: run.signal });
+    const res = await api(`/api/search/text?${filterParams({ q: text, k: K, ...markParams() })}`, { signal: run.signal });
     if (!done(run)) return;
     const labels = res.query.matched_labels.map(l => l.label);
     const how = res.query.kind === "tag"
       ? (labels.length ? `tags: ${labels.slice(0, 5).join(", ")}${labels.length > 5 ? "…" : ""}` : "no tag has this name")
       : `text search${labels.length ? `: ${labels.slice(0, 5).join(", ")}` : ""}`;
-    showQuery({ title: `“${text}”`, meta: how });
+    const notes = (res.query.warnings || []).join(" · ");  // a word not understood, no strong match
+    showQuery({ title: `“${text}”`, meta: notes ? `${how} — ${notes}` : how });
     render(res.hits, { scored: true, emptyText: res.query.kind === "tag" && !labels.length
       ? `No tag called “${text}”. Try a simpler word (cat, car, coffee…) or pick a tag from the filter.`
       : "No images match." });
@@ -368,7 +372,7 @@ function route() {
   const h = decodeURIComponent(location.hash.slice(1));
   let m;
   if ((m = h.match(/^\/similar\/(\d+)(?:\?(.*))?$/))) return searchItem(Number(m[1]), Object.fromEntries(new URLSearchParams(m[2] || "")));
-  if ((m = h.match(/^\/q\/(.+)$/))) return searchText(m[1]);
+  if ((m = h.match(/^\/q\/([^?]+)(?:\?(.*))?$/))) return searchText(m[1], Object.fromEntries(new URLSearchParams(m[2] || "")));
   if (state.mode === "image" && state.file && !h) return undefined; // an upload has no URL
   return browse();
 }
