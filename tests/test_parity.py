@@ -110,3 +110,41 @@ def test_relevance_feedback_same_everywhere_and_checked(catalog):
         assert client.get(f"/api/items/{like}/similar", params={"like": f"{like},{unlike}", "unlike": str(like)}).status_code == 400
     proc = run_cli("search", QUERY, "--db", db, "--like", "987654", check=False)
     assert proc.returncode == 2 and "unknown item" in proc.stderr
+
+
+def text_hits_cli(db, *args) -> list[dict]:
+    return json.loads(run_cli("search", "--text", "animal", "--db", db, "-k", "6", "--json", *args).stdout
+                      )["results"][0]["hits"]
+
+
+def text_hits_http(db, **params) -> list[dict]:
+    with pixseek.open(db) as lib, TestClient(create_app(lib, ApiSettings())) as client:
+        r = client.get("/api/search/text", params={"q": "animal", "k": 6, **params})
+        assert r.status_code == 200, r.text
+        return r.json()["hits"]
+
+
+def test_text_search_same_everywhere_with_filters_and_feedback(catalog):
+    """Text queries read through the same path: the same hits, filters, stacks and marks in all three."""
+    from pixseek.text import TextSearcher
+
+    db, media = catalog
+    with pixseek.open(db) as lib:
+        searcher = TextSearcher(lib)
+        py = [h.to_dict() for h in searcher.search("animal", 6).hits]
+        stills = Filter.build(folder=str(media / "stills"))
+        py_stills = [h.to_dict() for h in searcher.search("animal", 6, stills, stack=False).hits]
+        like, unlike = py_stills[2]["id"], py_stills[0]["id"]
+        py_marked = [h.to_dict() for h in searcher.search("animal", 6, stills, stack=False, like=[like],
+                                                           unlike=[unlike]).hits]
+    assert py and same(text_hits_cli(db), py, text_hits_http(db))
+    cli = text_hits_cli(db, "--folder", media / "stills", "--no-stack")
+    assert same(cli, py_stills, text_hits_http(db, folder="stills", stack="false"))
+    assert all("/stills/" in h["path"] for h in cli)
+    rank = {h["id"]: r for r, h in enumerate(py_marked)}
+    assert rank.get(like, 99) < 2 and rank.get(unlike, 99) > rank[like]  # the marks moved the ranking
+    cli = text_hits_cli(db, "--folder", media / "stills", "--no-stack", "--like", str(like), "--unlike", str(unlike))
+    assert same(cli, py_marked, text_hits_http(db, folder="stills", stack="false", like=str(like), unlike=str(unlike)))
+    with pixseek.open(db) as lib, TestClient(create_app(lib, ApiSettings())) as client:
+        bad = client.get("/api/search/text", params={"q": "animal", "like": "987654"})
+        assert bad.status_code == 400 and "unknown item" in bad.text
