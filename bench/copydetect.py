@@ -59,7 +59,7 @@ def run(split: str, seed: int, cfg: CopyConfig, verdict: bool = True, timing: bo
     ids, vecs = next(lib.catalog.iter_vectors(lib.dim, batch=1 << 20))
     rows = lib.catalog.vector_rows(ids.tolist())
     names = [Path(rows[int(i)].path).name for i in ids]
-    regions = RegionStore(lib.catalog, lib.dim).get(ids.tolist())
+    regions = RegionStore(lib).get(ids.tolist())
     vec_of = {int(i): v for i, v in zip(ids, vecs)}
     region_bytes = float(np.mean([r.nbytes() for r in regions.values()]))
     # db images described as queries too (mirrored), for compare()'s symmetric similarity

@@ -46,7 +46,7 @@ def descriptors(split: str, seed: int) -> dict:
     ids, vecs = next(lib.catalog.iter_vectors(lib.dim, batch=1 << 20))
     rows = lib.catalog.vector_rows(ids.tolist())
     names = [Path(rows[int(i)].path).name for i in ids]
-    stored = RegionStore(lib.catalog, lib.dim).get(ids.tolist())
+    stored = RegionStore(lib).get(ids.tolist())
     pack = lambda rs: [(r.feats.astype(np.float16), r.phash, r.dhash) for r in rs]  # noqa: E731
     db = {"names": names, "vecs": vecs.astype(np.float32), "regions": [pack([stored[int(i)]])[0] for i in ids],
           "as_query": [pack(describe_query(lib.encoder, load_for(lib.encoder.preprocess, rows[int(i)].path)))

@@ -148,7 +148,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     def sizes() -> tuple[int, int, int]:
         service.catch_up()
         with service.lock.read():
-            return library.catalog.count_files(), library.catalog.count_vectors(), library.index.ntotal
+            return library.counts()
 
     metrics = ApiMetrics(sizes)
 
@@ -261,7 +261,7 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
         return out
 
     def shaped(hits) -> tuple[list[dict], int]:
-        return hits_view(hits), library.index.ntotal
+        return hits_view(hits), library.index_size
 
     async def search_response(query: dict, hits, t0: float, kind: str) -> dict:
         views, ntotal = await on_search(shaped, hits)

@@ -99,7 +99,7 @@ class SearchService:
 
     def catch_up(self) -> None:
         """Replay what other processes committed (e.g. `pixseek index` on the same catalog)."""
-        if self.library.catalog.generation != self.library.generation:
+        if self.library.catalog_generation != self.library.generation:
             with self.lock.write():
                 self.library.sync()
 
@@ -113,7 +113,7 @@ class SearchService:
     @property
     def snapshot(self) -> Snapshot:
         snap = self._snap
-        if snap is not None and snap.generation == self.library.catalog.generation:
+        if snap is not None and snap.generation == self.library.catalog_generation:
             return snap
         return self.refresh()
 
@@ -124,7 +124,7 @@ class SearchService:
 
     def refresh(self) -> Snapshot:
         with self._snap_lock:
-            gen = self.library.catalog.generation
+            gen = self.library.catalog_generation
             if self._snap is not None and self._snap.generation == gen:
                 return self._snap
             roots = tuple(str(r) for r in self.settings.roots) or tuple(self.library.roots())

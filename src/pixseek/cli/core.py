@@ -82,7 +82,7 @@ def index(
                 report = lib.ingest(folder, prune=prune, progress=files, video_progress=video, encode=strategy)
             except IngestStopped as stop:
                 report = stop.report
-        summary = report.to_dict() | {"db": str(lib.catalog.path), "model_id": lib.model_id,
+        summary = report.to_dict() | {"db": str(lib.db_path), "model_id": lib.model_id,
                                       "index": lib.index_kind, "index_note": lib.index_note, "total": len(lib)}
     if as_json:
         emit_json(summary)
@@ -266,7 +266,7 @@ def tags(
 def info(db: DbOption = None, as_json: JsonOption = False) -> None:
     """What a catalog holds: model, counts, index, schema version, last errors."""
     with open_library(db, readonly=True) as lib:
-        data = lib.stats() | {"errors": lib.catalog.errors()}
+        data = lib.stats() | {"errors": lib.errors()}
     if as_json:
         emit_json(data)
     else:

@@ -153,7 +153,7 @@ class _Candidates:
     def __init__(self, library, cfg: CopyConfig, proj: Projection | None, progress: Progress | None,
                  limit: int = 20000):
         self.library, self.cfg, self.proj, self.progress, self.limit = library, cfg, proj, progress, limit
-        self.store = RegionStore(library.catalog, library.dim)
+        self.store = RegionStore(library)
         self.vecs: dict[int, np.ndarray] = {}
         self.phash: dict[int, int] = {}
         self.feats: dict[int, np.ndarray] = {}
@@ -165,7 +165,7 @@ class _Candidates:
         new = [i for i in ids if i not in self.vecs]
         if new:
             arr = np.asarray(new, np.int64)
-            self.vecs.update(zip(new, _project(self.library.catalog.get_vectors(arr, self.library.dim), self.proj)))
+            self.vecs.update(zip(new, _project(self.library.vectors(arr), self.proj)))
             self.phash.update({i: -1 for i in new} | self.store.phashes(new))
         return np.stack([self.vecs[i] for i in ids]), np.asarray([self.phash[i] for i in ids], np.int64)
 

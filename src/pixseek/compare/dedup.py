@@ -178,7 +178,7 @@ class _PairScorer:
 
     def __init__(self, library, vec_of: dict[int, np.ndarray], known: dict[str, list], progress: Progress | None):
         self.library, self.vec_of, self.known, self.progress = library, vec_of, known, progress
-        self.store = RegionStore(library.catalog, library.dim)
+        self.store = RegionStore(library)
 
     def score_all(self, pairs: list[tuple[int, int]], block: int) -> None:
         todo = sorted(p for p in pairs if f"{p[0]}-{p[1]}" not in self.known)
@@ -224,11 +224,11 @@ def find_duplicates(library, cfg: DedupConfig = DedupConfig(), prefix: str | Non
     def under(path: str, root: str | None) -> bool:
         return root is None or path.startswith(root)
 
-    items = {r.id: r for r in library.catalog.items() if r.kind == "image"
+    items = {r.id: r for r in library.items() if r.kind == "image"
              and (under(r.path, prefix) or (against is not None and under(r.path, against)))}
     key = _config_key(cfg, th, library.model_id)
     side = cache_path(library)
-    generation = library.catalog.generation
+    generation = library.catalog_generation
     shas = {str(i): r.sha256 for i, r in items.items()}
     scope = hashlib.sha1(json.dumps(sorted(shas.items())).encode()).hexdigest()
     if cache:  # the small file first: unchanged catalog and scope -> the stored groups, nothing else read
@@ -248,13 +248,13 @@ def find_duplicates(library, cfg: DedupConfig = DedupConfig(), prefix: str | Non
         return []
     ids = np.asarray(sorted(items), np.int64)
     describe_missing(library, ids.tolist(), progress=progress)
-    vecs = library.catalog.get_vectors(ids, library.dim)
+    vecs = library.vectors(ids)
     vec_of = dict(zip(ids.tolist(), vecs))
-    k = min(cfg.neighbours + 1, library.index.ntotal)
+    k = cfg.neighbours + 1
     cand: set[tuple[int, int]] = set()
     side_a = {i for i, r in items.items() if under(r.path, prefix)}
     for start in range(0, len(ids), 4096):
-        scores, nbrs = library.index.search(vecs[start:start + 4096], k)
+        scores, nbrs = library.neighbours(vecs[start:start + 4096], k)
         for a, srow, nrow in zip(ids[start:start + 4096].tolist(), scores, nbrs):
             for s, b in zip(srow, nrow):
                 b = int(b)

@@ -20,7 +20,6 @@ from pixseek.encoders import Encoder
 from pixseek.errors import ImageError
 from pixseek.io import load_image
 from pixseek.preprocess import normalize
-from pixseek.store import Catalog
 
 
 @dataclass(frozen=True)
@@ -129,48 +128,33 @@ def describe_query(encoder: Encoder, im: Image.Image, cfg: RegionConfig = DEFAUL
 
 
 class RegionStore:
-    """Region descriptors in the catalog's ``regions`` table."""
+    """Region descriptors of a library's items (its catalog's ``regions`` table, through the library).
+    A read-only library (a search) keeps what it describes in memory and stores nothing."""
 
-    def __init__(self, catalog: Catalog, dim: int):
-        self.catalog = catalog
-        self.dim = dim
+    def __init__(self, library):
+        self.library = library
+        self.dim = library.dim
 
     def put(self, items: Iterable[tuple[int, Regions]]) -> None:
         rows = [(vid, r.boxes.astype(np.float32).tobytes(), r.feats.astype(np.float16).tobytes(), r.phash, r.dhash)
                 for vid, r in items]
-        if rows:
-            with self.catalog.transaction() as db:
-                db.executemany("INSERT OR REPLACE INTO regions(vector_id, boxes, feats, phash, dhash) "
-                               "VALUES(?,?,?,?,?)", rows)
+        if rows and not self.library.readonly:
+            self.library.put_regions(rows)
 
     def phashes(self, ids: Iterable[int]) -> dict[int, int]:
         """Stored pHashes of ``ids`` (those that have regions), without reading descriptors."""
-        ids = [int(i) for i in ids]
-        out: dict[int, int] = {}
-        with self.catalog.transaction() as db:
-            for start in range(0, len(ids), 500):
-                part = ids[start:start + 500]
-                q = f"SELECT vector_id, phash FROM regions WHERE vector_id IN ({','.join('?' * len(part))})"
-                out.update(db.execute(q, part).fetchall())
-        return out
+        return self.library.region_hashes(ids)
 
     def get(self, ids: Iterable[int]) -> dict[int, Regions]:
-        ids = [int(i) for i in ids]
-        out: dict[int, Regions] = {}
-        with self.catalog.transaction() as db:
-            for start in range(0, len(ids), 500):
-                part = ids[start:start + 500]
-                q = f"SELECT vector_id, boxes, feats, phash, dhash FROM regions WHERE vector_id IN ({','.join('?' * len(part))})"
-                for vid, boxes, feats, ph, dh in db.execute(q, part):
-                    out[vid] = Regions(np.frombuffer(boxes, np.float32).reshape(-1, 4),
-                                       np.frombuffer(feats, np.float16).reshape(-1, self.dim).astype(np.float32), ph, dh)
-        return out
+        return {vid: Regions(np.frombuffer(boxes, np.float32).reshape(-1, 4),
+                             np.frombuffer(feats, np.float16).reshape(-1, self.dim).astype(np.float32), ph, dh)
+                for vid, boxes, feats, ph, dh in self.library.region_rows(ids)}
 
 
 def describe_missing(library, ids: Sequence[int], cfg: RegionConfig = DEFAULT,
                      progress: Callable[[str, int, int], None] | None = None) -> None:
     """Describe and store the regions of those of ``ids`` that have none yet (nothing is kept in memory)."""
-    store = RegionStore(library.catalog, library.dim)
+    store = RegionStore(library)
     have = store.phashes(ids)
     missing = [int(i) for i in ids if int(i) not in have]
     _describe_into(library, store, missing, cfg, progress, None)
@@ -181,7 +165,7 @@ def ensure_regions(library, ids: Sequence[int], cfg: RegionConfig = DEFAULT,
     """Stored regions of ``ids``; those missing (indexed before regions existed) are computed from
     their files now and stored (in batches, calling ``progress("describing regions", done, total)``).
     Unreadable files are left out."""
-    store = RegionStore(library.catalog, library.dim)
+    store = RegionStore(library)
     have = store.get(ids)
     missing = [int(i) for i in ids if int(i) not in have]
     _describe_into(library, store, missing, cfg, progress, have)
@@ -191,7 +175,7 @@ def ensure_regions(library, ids: Sequence[int], cfg: RegionConfig = DEFAULT,
 def _describe_into(library, store: RegionStore, missing: list[int], cfg: RegionConfig,
                    progress: Callable[[str, int, int], None] | None, have: dict[int, Regions] | None) -> None:
     if missing:
-        rows = library.catalog.vector_rows(missing)
+        rows = {r.id: r for r in library.items(missing)}
         todo = [vid for vid in missing if vid in rows and rows[vid].kind == "image"]
         for start in range(0, len(todo), 16):
             fresh = []
@@ -212,7 +196,7 @@ def region_extra(library) -> Callable | None:
     """The indexing hook: describe each newly written image's regions (None for encoders without feature maps)."""
     if not has_feature_maps(library.encoder):
         return None
-    store = RegionStore(library.catalog, library.dim)
+    store = RegionStore(library)
 
     def extra(decoded, added: list[int]) -> None:
         if len(decoded) != len(added):  # one vector per image; anything else is not ours to describe

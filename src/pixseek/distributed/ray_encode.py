@@ -156,7 +156,7 @@ def ray_strategy(cfg: RayConfig = RayConfig()):
             if regions:
                 from pixseek.compare.regions import RegionStore
 
-                store = RegionStore(lib.catalog, lib.dim)
+                store = RegionStore(lib)
             items = [{"path": p, "known_sha": known[p].sha256 if p in known else ""} for p in todo]
             ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / cfg.batch_size)))
             ds = ds.map_batches(EncodeActor, fn_constructor_kwargs={"record": lib.encoder.config.record(),

@@ -674,6 +674,44 @@ class Library:
         none is stored (videos; files indexed before profiles were, until their folder is re-indexed)."""
         return self.catalog.get_colours(ids, len(COLOURS))
 
+    def neighbours(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of the ``k`` nearest stored vectors of each row, straight from the index (no
+        filter, stack or floor): the neighbour graph dedup builds. ids are -1 past the index's size."""
+        return self.index.search(np.ascontiguousarray(np.atleast_2d(vectors), np.float32), max(1, min(k, self.index.ntotal)))
+
+    # region descriptors of copy detection (pixseek.compare): rows of the catalog's ``regions`` table
+    def put_regions(self, rows: Iterable[tuple[int, bytes, bytes, int | None, int | None]]) -> None:
+        if self.readonly:
+            raise PixseekError(f"{self.catalog.path}: opened read-only")
+        self.catalog.put_regions(rows)
+
+    def region_hashes(self, ids: Iterable[int]) -> dict[int, int]:
+        return self.catalog.region_hashes(ids)
+
+    def region_rows(self, ids: Iterable[int]) -> list[tuple[int, bytes, bytes, int | None, int | None]]:
+        return self.catalog.region_rows(ids)
+
+    @property
+    def db_path(self) -> Path:
+        return Path(self.catalog.path)
+
+    @property
+    def catalog_generation(self) -> int:
+        """The catalog's generation now (other writers included); :attr:`generation` is the index's."""
+        return self.catalog.generation
+
+    @property
+    def index_size(self) -> int:
+        return self.index.ntotal
+
+    def counts(self) -> tuple[int, int, int]:
+        """(files, vectors, index size)."""
+        return self.catalog.count_files(), self.catalog.count_vectors(), self.index.ntotal
+
+    def errors(self) -> list[dict]:
+        """Files that could not be indexed, with the cause."""
+        return self.catalog.errors()
+
     def vector_ids_of(self, path: str | os.PathLike) -> list[int]:
         return self.catalog.vectors_for_path(os.path.abspath(path))
 

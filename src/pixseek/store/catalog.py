@@ -558,6 +558,22 @@ class Catalog:
         with self.transaction() as db:
             db.executemany("UPDATE files SET colours=? WHERE path=?", [(_blob(c), p) for p, c in rows])
 
+    # -- region descriptors (migration 3), written and read for pixseek.compare through the library --
+    def put_regions(self, rows: Iterable[tuple[int, bytes, bytes, int | None, int | None]]) -> None:
+        """(vector id, boxes blob, feats blob, pHash, dHash) rows, replacing what a vector had."""
+        rows = list(rows)
+        if rows:
+            with self.transaction() as db:
+                db.executemany("INSERT OR REPLACE INTO regions(vector_id, boxes, feats, phash, dhash) "
+                               "VALUES(?,?,?,?,?)", rows)
+
+    def region_hashes(self, ids: Iterable[int]) -> dict[int, int]:
+        """vector id -> stored pHash of those of ``ids`` that have regions (descriptors not read)."""
+        return dict(self._by_ids("SELECT vector_id, phash FROM regions WHERE vector_id IN ({})", ids))
+
+    def region_rows(self, ids: Iterable[int]) -> list[tuple[int, bytes, bytes, int | None, int | None]]:
+        return self._by_ids("SELECT vector_id, boxes, feats, phash, dhash FROM regions WHERE vector_id IN ({})", ids)
+
     def vectors_for_path(self, path: str) -> list[int]:
         with self._lock:
             return [r[0] for r in self._db.execute(
