@@ -545,14 +545,8 @@ class Catalog:
         return out
 
     def files_without_colours(self, prefix: str | None = None) -> list[str]:
-        """Image files stored before colour profiles were (a catalog of schema < 7), or unreadable then."""
-        sql = "SELECT path FROM files WHERE kind='image' AND colours IS NULL"
-        args: tuple = ()
-        if prefix is not None:
-            sql += " AND substr(path, 1, ?) = ?"
-            args = (len(prefix), prefix)
-        with self._lock:
-            return [r[0] for r in self._db.execute(sql + " ORDER BY path", args)]
+        """Image files stored before colour profiles were (a catalog of schema < 7)."""
+        return self._images_where("colours IS NULL", prefix)
 
     def set_colours(self, rows: Iterable[tuple[str, np.ndarray]]) -> None:
         with self.transaction() as db:
@@ -726,7 +720,11 @@ class Catalog:
 
     def files_without_metadata(self, prefix: str | None = None) -> list[str]:
         """Image files written before header metadata was stored (a catalog of schema < 6)."""
-        sql = "SELECT path FROM files WHERE kind='image' AND meta_version IS NULL"
+        return self._images_where("meta_version IS NULL", prefix)
+
+    def _images_where(self, condition: str, prefix: str | None) -> list[str]:
+        """Paths of image files meeting ``condition`` (a fixed SQL clause), under ``prefix`` when given."""
+        sql = f"SELECT path FROM files WHERE kind='image' AND {condition}"
         args: tuple = ()
         if prefix is not None:
             sql += " AND substr(path, 1, ?) = ?"
