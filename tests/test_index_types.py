@@ -247,3 +247,23 @@ def test_a_damaged_index_file_is_a_typed_error_naming_the_file(damage, data, tmp
         load_index(path, "hnsw")
     with pytest.raises(IndexFileError, match="no such index file"):
         load_index(tmp_path / "missing.index")
+
+
+def test_flat_few_queries_answer_as_faiss_batches_do():
+    """A few queries are scored over the flat index's storage directly (no FAISS thread toggling):
+    same ids and scores as FAISS answers the same queries in a batch, after removals, and with k
+    beyond the stored count padded with id -1."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3000, DIM)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    index = create_index("flat", DIM)
+    index.add(x, np.arange(3000) * 5 + 11)
+    assert index.remove(np.array([11, 16, 21])) == 3
+    batch = np.concatenate([x[100:102], rng.standard_normal((30, DIM)).astype(np.float32)])
+    s_batch, i_batch = index.search(batch, 20)  # >= 8 rows: FAISS itself
+    s_few, i_few = index.search(batch[:2], 20)
+    assert np.array_equal(i_few, i_batch[:2]) and np.allclose(s_few, s_batch[:2], atol=1e-5)
+    assert i_few[0, 0] == 100 * 5 + 11
+    s_all, i_all = index.search(batch[:1], 3005)
+    assert (i_all[0, :2997] >= 0).all() and (i_all[0, 2997:] == -1).all() and np.isneginf(s_all[0, 2997:]).all()
+    assert set(i_all[0, :2997]) == set(range(26, 3000 * 5 + 11, 5))

@@ -1,7 +1,6 @@
 """Exact inner-product search: FAISS ``IndexIDMap2(IndexFlatIP)``."""
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,21 +29,6 @@ def read_faiss(fh: BinaryIO):
         del reader
 
 
-@contextmanager
-def single_thread_for_small(nq: int):
-    """A single query is memory-bound: one thread scans as fast as two, and OpenMP threads that
-    spin-wait on a busy 2-core machine made it 4x slower. Batches keep FAISS's threading."""
-    threads = faiss.omp_get_max_threads()
-    if nq >= SMALL_BATCH or threads <= 1:
-        yield
-        return
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(threads)
-
-
 class FaissIndex(VectorIndex):
     """Shared plumbing for indexes that are one FAISS object with an id map."""
 
@@ -67,8 +51,7 @@ class FaissIndex(VectorIndex):
         k = max(1, int(k))
         if self.ntotal == 0:
             return (np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
-        with single_thread_for_small(len(queries)):
-            return self._index.search(queries, k)
+        return self._index.search(queries, k)
 
     def remove(self, ids: np.ndarray) -> int:
         ids = as_ids(ids)
@@ -95,3 +78,28 @@ class FlatIndex(FaissIndex):
 
     def _build(self, dim: int):
         return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """A few queries are scored with one matrix product over FAISS's own storage (a view, no
+        copy): FAISS spreads a single query over its OpenMP threads, which spin-wait on a busy
+        machine (3-5x slower than one thread at 100k vectors, bench/RESULTS.md issue 12); changing
+        its thread count per call would be process-wide state. Batches go to FAISS."""
+        queries = as_matrix(queries, self.dim)
+        n = self.ntotal
+        if n == 0 or len(queries) >= SMALL_BATCH:
+            return super().search(queries, k)
+        k = max(1, int(k))
+        flat = faiss.downcast_index(self._index.index)
+        stored = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)
+        labels = faiss.rev_swig_ptr(self._index.id_map.data(), n)
+        scores = queries @ stored.T
+        kk = min(k, n)
+        top = np.argpartition(-scores, kk - 1, axis=1)[:, :kk] if kk < n else np.tile(np.arange(n), (len(queries), 1))
+        rows = np.arange(len(queries))[:, None]
+        order = np.argsort(-scores[rows, top], axis=1, kind="stable")
+        top = top[rows, order]
+        out_s = np.full((len(queries), k), -np.inf, np.float32)
+        out_i = np.full((len(queries), k), -1, np.int64)
+        out_s[:, :kk] = scores[rows, top]
+        out_i[:, :kk] = labels[top]
+        return out_s, out_i

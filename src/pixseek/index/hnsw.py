@@ -16,7 +16,7 @@ import numpy as np
 
 from pixseek.index.base import as_ids, as_matrix
 from pixseek.index.factory import register_index
-from pixseek.index.flat import FaissIndex, single_thread_for_small, write_faiss
+from pixseek.index.flat import FaissIndex, write_faiss
 from pixseek.index.growing import GrowingArray
 from pixseek.index.rebuild import BackgroundRebuild
 
@@ -157,8 +157,7 @@ class HNSWIndex(FaissIndex):
         sel = tomb.selector()
         if sel is not None:
             params.sel = sel
-        with single_thread_for_small(len(queries)):
-            scores, pos = search_with(graph, queries, k, params)
+        scores, pos = search_with(graph, queries, k, params)
         return scores, tomb.to_ids(pos)
 
     def remove(self, ids: np.ndarray) -> int:

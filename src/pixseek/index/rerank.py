@@ -20,7 +20,6 @@ from typing import BinaryIO
 import numpy as np
 
 from pixseek.index.base import VectorIndex, as_ids, as_matrix
-from pixseek.index.flat import single_thread_for_small
 from pixseek.index.growing import GrowingArray
 from pixseek.index.rebuild import BackgroundRebuild
 
@@ -194,8 +193,7 @@ class RerankedIndex(VectorIndex):
         with self.rebuilder.lock:  # a re-fit swaps codes (and coder) together
             if self.ntotal == 0:
                 return (np.full((len(queries), k), -np.inf, np.float32), np.full((len(queries), k), -1, np.int64))
-            with single_thread_for_small(len(queries)):
-                cand = self._codes_search(queries, max(k * self.shortlist, k))
+            cand = self._codes_search(queries, max(k * self.shortlist, k))
             return self.store.rescore(queries, cand, k)
 
     def remove(self, ids: np.ndarray) -> int:
