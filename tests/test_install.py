@@ -59,6 +59,10 @@ def test_wheel_in_a_fresh_venv(tmp_path):
     hits = json.loads(ok(run([exe, "search", REPO / "samples" / "queries" / "cat-crop.jpg", "--db", db, "-k", "3",
                               "--json"], tmp_path, env)).stdout)
     assert Path(hits["results"][0]["hits"][0]["path"]).name == "chelsea.jpg", hits
+    # text search by words is in the core too (shipped tables; nothing embedded, no hub)
+    found = json.loads(ok(run([exe, "search", "--text", "cat", "--db", db, "-k", "3", "--json"], tmp_path, env)).stdout)
+    assert found["results"][0]["method"] == "words", found
+    assert Path(found["results"][0]["hits"][0]["path"]).name == "chelsea.jpg", found
 
     # the core has no server: one line naming the extra, exit 2
     serve = run([exe, "serve", "--db", db], tmp_path, env, timeout=120)
