@@ -53,7 +53,8 @@ from pixseek.text.weights import classifier_weights, has_imagenet_weights
 METHODS = ("words", "probs", "weights", "text-tower")
 DEFAULT_METHOD = "words"  # measured winner, bench/text_search.py (issue 14)
 SIGNALS = ("wordnet", "related", "colours", "names", "feedback")
-STRONG = 0.5              # a word score from which a hit is a strong match (calibrate() puts it on the floor)
+STRONG = 0.65             # a word score from which a hit is a strong match: precision 0.9 on the dev sets
+                          # (bench/text_search.py, 2026-12-03); calibrate() puts it on the floor
 NAME_SCORE = 0.8          # a query word among the file's own words (0.4 when half the library has it)
 TIE = 1e-3                # weight of the evidence (mean factor) that orders equal scores
 FLOOR = 0.1               # a word's floor inside the geometric mean, then (g - FLOOR) / (1 - FLOOR): one
@@ -368,20 +369,21 @@ class TextSearcher:
         return self._colours[1]
 
     def _visual_scores(self, sense: Sense | None, tagger_cols: list[int]) -> np.ndarray:
-        """A word's visual score over every stored image (:meth:`stored_probs`' rows): its classes, its
-        colour (a colour word, or a scene word's colour times its weight), then the pseudo-relevance
-        feedback of :mod:`pixseek.text.expand` (``feedback`` signal); kept per catalog generation."""
+        """A word's visual score over every stored image (:meth:`stored_probs`' rows): its classes with
+        the pseudo-relevance feedback of :mod:`pixseek.text.expand` (``feedback`` signal), then the max
+        with its colour (a colour word, or a scene word's colour times its weight); kept per catalog
+        generation."""
         sig = self.config.signals
         key = (self.library.generation, sense, tuple(tagger_cols), sig)
         hit = self._visual.get(key)
         if hit is not None:
             return hit
         vis = self._class_scores(sense, tagger_cols, None)
+        if "feedback" in sig and vis.any():  # seeds by the class score (a colour alone has no look to spread)
+            vis = feedback(self.library, self.stored_probs()[0], vis)
         if sense is not None and sense.colour and "colours" in sig:
             col = np.nan_to_num(np.asarray(colour_score(self._colour_table(), sense.colour), np.float32), nan=0.0)
             vis = np.maximum(vis, sense.colour_weight * col)
-        if "feedback" in sig and vis.any():
-            vis = feedback(self.library, self.stored_probs()[0], vis)
         if len(self._visual) >= 64:
             self._visual.pop(next(iter(self._visual)))
         self._visual[key] = vis
