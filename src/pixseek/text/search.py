@@ -8,7 +8,8 @@ Four ways from words to images, picked by what the library's encoder offers:
   classes (probability mass the stored label distribution puts on the word's weighted classes),
   colour (the profile stored at ingest, pixseek.io.colours), and the file's own words (file/folder name
   tokens, the EXIF/XMP description and keywords stored at ingest) --
-  fused as ``1 - (1 - max(classes, colour)) (1 - names)``. A query's score is the geometric mean ``g`` of
+  fused as ``1 - (1 - max(classes', colour)) (1 - names)``, where ``classes'`` is the class score after
+  pseudo-relevance feedback (pixseek.text.expand: similarity to the centroid of the word's best images). A query's score is the geometric mean ``g`` of
   its positive words' scores (each floored at FLOOR = 0.1), mapped by ``(g - 0.1) / 0.9`` (a single word
   keeps its score; no match scores 0), times ``(1 - score)`` of each negative word, in [0, 1]; then mapped
   onto the library's scale (:meth:`TextSearcher.calibrate`: ``STRONG``, "a strong match" on the dev sets,
@@ -53,7 +54,7 @@ from pixseek.text.weights import classifier_weights, has_imagenet_weights
 METHODS = ("words", "probs", "weights", "text-tower")
 DEFAULT_METHOD = "words"  # measured winner, bench/text_search.py (issue 14)
 SIGNALS = ("wordnet", "related", "colours", "names", "feedback")
-STRONG = 0.65             # a word score from which a hit is a strong match: precision 0.9 on the dev sets
+STRONG = 0.7              # a word score from which a hit is a strong match: precision >= 0.9 on the dev sets
                           # (bench/text_search.py, 2026-12-03); calibrate() puts it on the floor
 NAME_SCORE = 0.8          # a query word among the file's own words (0.4 when half the library has it)
 TIE = 1e-3                # weight of the evidence (mean factor) that orders equal scores
