@@ -87,7 +87,7 @@ def photo_set(seed: int) -> None:
     with open_library(DATA_ROOT / "photo-words.db") as lib:
         lib.add(folder)
         ids, _ = TextSearcher(lib).stored_probs()
-        vrows = lib.catalog.vector_rows(int(i) for i in ids)
+        vrows = {r.id: r for r in lib.items(ids)}
         paths = [vrows[int(i)].path for i in ids]
         pos_of = {int(i): j for j, i in enumerate(ids)}
         order = np.random.default_rng(seed).permutation(len(ids))
@@ -115,105 +115,154 @@ WORDS_RUNS = [  # (label, method, signals, on original names)
     ("words: wordnet hierarchy alone", "words", ("wordnet",), False),
     ("words: related labels (scenes, other words) alone", "words", ("related",), False),
     ("words: file/folder names alone (renamed files)", "words", ("names",), False),
+    ("words: classes (wordnet + related), no feedback", "words", ("wordnet", "related", "colours"), False),
+    ("words: feedback on the classes' top images", "words", ("wordnet", "related", "colours", "feedback"), False),
     ("words: fused (renamed files)", "words", None, False),
     ("words: file/folder names alone (original names)", "words", ("names",), True),
     ("words: fused (original names)", "words", None, True),
 ]
+FUSED = "words: fused (renamed files)"
+DATASETS = ("stamps", "real")
 
 
 def precision_at(ranked: list[int], rel: set[int], k: int = 5) -> float:
     return sum(1 for j in ranked[:k] if j in rel) / k
 
 
-def full_ranking(searcher, text: str, n: int, pos_of: dict[int, int], seed: int) -> list[int]:
-    ranked = [pos_of[h.id] for h in searcher.search(text, n).hits if h.id in pos_of]
+def full_ranking(searcher, text: str, n: int, pos_of: dict[int, int], seed: int, scores: list | None = None
+                 ) -> list[int]:
+    hits = [h for h in searcher.search(text, n).hits if h.id in pos_of]
+    if scores is not None:
+        scores.extend((h.score, pos_of[h.id]) for h in hits)
+    ranked = [pos_of[h.id] for h in hits]
     seen = set(ranked)
     return ranked + [j for j in np.random.default_rng(seed).permutation(n) if j not in seen]
 
 
-def stamp_split(split: str, seed: int) -> dict:
-    from bench.datasets import stamp_words
-    from pixseek.encoders.efficientnet import imagenet_classes
-    from pixseek.text.profiles import ensure_profiles
+def dataset(name: str):
+    from bench.datasets import real_words, stamp_words
 
-    orig, ren, labels, names = stamp_words.build(split)
-    words = sorted({w for ws in labels.values() for w in ws})
-    words = [w for w in words if sum(w in ws for ws in labels.values()) >= 5]
+    return {"stamps": stamp_words, "real": real_words}[name]
+
+
+def exact_query(rel: str, lemma_of: dict[str, int]) -> str | None:
+    """The file's stem (digits dropped) when it is an ImageNet class lemma ("hammer3.jpg" -> hammer)."""
+    q = Path(rel).stem.rstrip("0123456789").replace("_", " ").lower()
+    q = {"screwdriver": "screwdriver", "screwdriver ": "screwdriver"}.get(q, q)
+    return q if q in lemma_of else None
+
+
+def word_split(name: str, split: str, seed: int) -> dict:
+    """One dev set's split: per word P@5 and AP for every run of WORDS_RUNS, the file-name baselines,
+    exact-label nouns, and the (score, relevant) pairs of the fused search (for calibrate's STRONG)."""
+    from pixseek.encoders.efficientnet import imagenet_classes
+
+    ds = dataset(name)
+    orig, ren, labels, names = ds.build(split)
+    to_orig = getattr(ds, "original_name", lambda k: k)
+    scene_set = set(ds.SCENE_WORDS)
+    counts = {}
+    for ws in labels.values():
+        for w in ws:
+            counts[w] = counts.get(w, 0) + 1
+    words = sorted(w for w, c in counts.items() if c >= 5 and w not in scene_set)
+    scenes = [w for w in ds.SCENE_WORDS if counts.get(w)]
     lemma_of = {}
     for j, (_, lem, _) in enumerate(imagenet_classes()):
         for x in lem.split(","):
             lemma_of.setdefault(x.strip().lower(), j)
-    scenes = [w for w in stamp_words.SCENE_WORDS if any(w in ws for ws in labels.values())]
-    out = {"words": words, "rows": {}, "exact": {}, "scenes": scenes, "scene_rows": {}}
+    out = {"words": words, "rows": {}, "exact": {}, "scenes": scenes, "scene_rows": {}, "pairs": []}
     for on_orig in (False, True):
         folder = orig if on_orig else ren
-        with open_library(DATA_ROOT / f"stamp-words-{split}-{'orig' if on_orig else 'ren'}.db") as lib:
+        with open_library(DATA_ROOT / f"{name}-words-{split}-{'orig' if on_orig else 'ren'}.db") as lib:
             lib.add(folder)
-            ids, _ = TextSearcher(lib).stored_probs()
-            vrows = lib.catalog.vector_rows(int(i) for i in ids)
-            paths = [vrows[int(i)].path for i in ids]
-            ensure_profiles(lib.catalog.path, paths)  # what ingest would store (colours, EXIF words)
-            rel_of = [Path(p).relative_to(folder).as_posix() if on_orig else names[Path(p).name] for p in paths]
+            ids, paths, _ = lib.text_facts()
+            key_of = {to_orig(k): k for k in labels}
+            rel_of = [key_of[Path(p).relative_to(folder).as_posix()] if on_orig else names[Path(p).name] for p in paths]
             pos_of = {int(i): j for j, i in enumerate(ids)}
             n = len(ids)
-            relevant = {w: {j for j, r in enumerate(rel_of) if w in labels[r]} for w in words}
             for label, method, signals, o in WORDS_RUNS:
                 if o != on_orig:
                     continue
                 cfg = TextSearchConfig(method=method) if signals is None else TextSearchConfig(method=method, signals=signals)
                 searcher = TextSearcher(lib, cfg)
-                per = {}
-                for w in words:
-                    r = full_ranking(searcher, w, n, pos_of, seed)
-                    flags = np.array([j in relevant[w] for j in r])
-                    per[w] = (precision_at(r, relevant[w]), average_precision(flags, len(relevant[w])))
-                out["rows"][label] = per
-                scene = {}
-                for w in scenes:
-                    rel = {j for j, r in enumerate(rel_of) if w in labels[r]}
-                    r = full_ranking(searcher, w, n, pos_of, seed)
-                    scene[w] = (precision_at(r, rel, min(5, len(rel))), average_precision(np.array([j in rel for j in r]), len(rel)))
-                out["scene_rows"][label] = scene
+                for kind, ws in (("rows", words), ("scene_rows", scenes)):
+                    per = {}
+                    for w in ws:
+                        rel = {j for j, r in enumerate(rel_of) if w in labels[r]}
+                        sc = [] if label == FUSED else None
+                        r = full_ranking(searcher, w, n, pos_of, seed, sc)
+                        per[w] = (precision_at(r, rel, min(5, len(rel))), average_precision(np.array([j in rel for j in r]), len(rel)))
+                        if sc is not None:
+                            out["pairs"] += [(s, j in rel) for s, j in sc]
+                    out[kind][label] = per
             if on_orig:
                 for label, toks in (("baseline: original file name (stem) keyword", lambda r: Path(r).stem),
                                     ("baseline: original path (folders + stem) keyword", lambda r: r)):
-                    ranks = keyword_rankings(words, [toks(r).replace("/", " ") + ".png" for r in rel_of], seed)
-                    out["rows"][label] = {w: (precision_at(list(rk), relevant[w]),
-                                              average_precision(np.array([j in relevant[w] for j in rk]), len(relevant[w])))
-                                          for w, rk in zip(words, ranks)}
-            else:  # exact-label ImageNet nouns: a stamp named after a class lemma
-                exact = [(j, Path(r).stem.replace("_", " ")) for j, r in enumerate(rel_of)
-                         if Path(r).stem.replace("_", " ").lower() in lemma_of]
+                    for kind, ws in (("rows", words), ("scene_rows", scenes)):
+                        ranks = keyword_rankings(ws, [toks(r).replace("/", " ") + ".png" for r in rel_of], seed)
+                        per = {}
+                        for w, rk in zip(ws, ranks):
+                            rel = {j for j, r in enumerate(rel_of) if w in labels[r]}
+                            per[w] = (precision_at(list(rk), rel, min(5, len(rel))),
+                                      average_precision(np.array([j in rel for j in rk]), len(rel)))
+                        out[kind][label] = per
+            else:  # exact-label ImageNet nouns: pictures named after a class lemma, all of that name relevant
+                groups: dict[str, set[int]] = {}
+                for j, r in enumerate(rel_of):
+                    q = exact_query(r, lemma_of)
+                    if q:
+                        groups.setdefault(q, set()).add(j)
                 for label, method in (("today: weights", "weights"), ("words: fused", "words")):
                     searcher = TextSearcher(lib, TextSearchConfig(method=method))
-                    aps = []
-                    for j, q in exact:
-                        r = full_ranking(searcher, q, n, pos_of, seed)
-                        aps.append(average_precision(np.array([x == j for x in r]), 1))
-                    out["exact"][label] = (float(np.mean(aps)) if aps else float("nan"), [q for _, q in exact])
+                    aps = [average_precision(np.array([x in rel for x in full_ranking(searcher, q, n, pos_of, seed)]), len(rel))
+                           for q, rel in groups.items()]
+                    out["exact"][label] = (float(np.mean(aps)) if aps else float("nan"), sorted(groups))
             out["n"] = n
     return out
 
 
-def print_stamps(split: str, res: dict) -> None:
-    words = res["words"]
-    print(f"\nstamps split {split}: {res['n']} pictures, {len(words)} category words (>= 5 relevant each)")
-    print(f"{'method':<52} {'mean P@5':>8} {'mAP':>7}")
+def print_split(name: str, split: str, res: dict) -> None:
+    words, sc = res["words"], res["scenes"]
+    print(f"\n{name} split {split}: {res['n']} pictures, {len(words)} category words (>= 5 relevant), "
+          f"{len(sc)} scene words")
+    print(f"{'method':<52} {'cat P@5':>7} {'cat mAP':>7} {'scn P@5':>7} {'scn mAP':>7} {'all P@5':>7} {'all mAP':>7}")
     for label, per in res["rows"].items():
-        p5 = np.mean([per[w][0] for w in words])
-        ap = np.mean([per[w][1] for w in words])
-        print(f"{label:<52} {p5:>8.3f} {ap:>7.3f}")
-    sc = res["scenes"]
-    if sc:
-        print(f"scene words ({len(sc)}: {', '.join(sc)}; 1-4 relevant photos each, the lomiri wallpapers): "
-              "mean P@min(5, relevant) / mAP")
-        for label, per in res["scene_rows"].items():
-            print(f"  {label:<50} {np.mean([per[w][0] for w in sc]):>6.3f} {np.mean([per[w][1] for w in sc]):>7.3f}")
-    print("per word P@5 / AP (today -> fused renamed):")
-    t, f = res["rows"][WORDS_RUNS[0][0]], res["rows"]["words: fused (renamed files)"]
-    print("  " + "; ".join(f"{w} {t[w][0]:.1f}/{t[w][1]:.2f} -> {f[w][0]:.1f}/{f[w][1]:.2f}" for w in words))
+        sp = res["scene_rows"].get(label, {})
+        both = [per[w] for w in words] + [sp[w] for w in sc if w in sp]
+        print(f"{label:<52} {np.mean([per[w][0] for w in words]):>7.3f} {np.mean([per[w][1] for w in words]):>7.3f} "
+              f"{np.mean([sp[w][0] for w in sc]) if sc else float('nan'):>7.3f} "
+              f"{np.mean([sp[w][1] for w in sc]) if sc else float('nan'):>7.3f} "
+              f"{np.mean([b[0] for b in both]):>7.3f} {np.mean([b[1] for b in both]):>7.3f}")
+    print("per word P@5 / AP (today -> classes, no feedback -> fused renamed):")
+    t, c, f = (res["rows"][WORDS_RUNS[0][0]], res["rows"]["words: classes (wordnet + related), no feedback"],
+               res["rows"][FUSED])
+    ts, cs, fs = (res["scene_rows"][WORDS_RUNS[0][0]], res["scene_rows"]["words: classes (wordnet + related), no feedback"],
+                  res["scene_rows"][FUSED])
+    print("  " + "; ".join(f"{w} {t[w][0]:.1f}/{t[w][1]:.2f} -> {c[w][0]:.1f}/{c[w][1]:.2f} -> {f[w][0]:.1f}/{f[w][1]:.2f}"
+                           for w in words))
+    print("  scenes: " + "; ".join(f"{w} {ts[w][0]:.1f}/{ts[w][1]:.2f} -> {cs[w][0]:.1f}/{cs[w][1]:.2f} -> "
+                                   f"{fs[w][0]:.1f}/{fs[w][1]:.2f}" for w in sc))
     for label, (m, qs) in res["exact"].items():
         print(f"exact-label ImageNet nouns ({len(qs)}: {', '.join(qs[:8])}...): {label} mAP {m:.3f}")
+
+
+def strong_precision(pairs: list[tuple[float, bool]], floor: float | None) -> None:
+    """Precision of the fused search's hits at or above the library floor (a "strong" hit), and the
+    word-score level where the hits above it reach precision 0.9 (what calibrate's STRONG should be)."""
+    from pixseek.text.search import STRONG
+
+    s = np.array([p[0] for p in pairs])
+    r = np.array([p[1] for p in pairs])
+    if floor is None or not len(s):
+        return
+    strong = s >= floor
+    s = np.where(s < floor, s * STRONG / floor, STRONG + (s - floor) * (1 - STRONG) / (1 - floor))  # word score
+    print(f"\nstrong hits (score >= floor {floor:.4f}, STRONG = {STRONG}): {int(strong.sum())} of {len(s)}, "
+          f"precision {r[strong].mean() if strong.any() else float('nan'):.3f}")
+    for lvl in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        m = s >= lvl
+        print(f"  word score >= {lvl:.1f}: {int(m.sum())} hits, precision {r[m].mean() if m.any() else float('nan'):.3f}")
 
 
 FIRST_QUERY = """
@@ -256,11 +305,18 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-emoji", action="store_true", help="only the issue-14 stamp set and first-query timing")
     ap.add_argument("--splits", default="a,b,all")
+    ap.add_argument("--sets", default="stamps,real", help="issue-14 dev sets: stamps (tuxpaint), real (gcompris + palapeli)")
     a = ap.parse_args()
     if a.skip_emoji:
-        for split in a.splits.split(","):
-            print_stamps(split, stamp_split(split, a.seed))
-        first_query(DATA_ROOT / f"stamp-words-{a.splits.split(',')[0]}-ren.db")
+        pairs = []
+        for name in a.sets.split(","):
+            for split in a.splits.split(","):
+                res = word_split(name, split, a.seed)
+                print_split(name, split, res)
+                pairs += res["pairs"] if split != "all" else []
+        with open_library(DATA_ROOT / f"{name}-words-{a.splits.split(',')[0]}-ren.db") as lib:
+            strong_precision(pairs, lib.relevance_floor)
+        first_query(DATA_ROOT / f"{name}-words-{a.splits.split(',')[0]}-ren.db")
         return
     folder = emoji.build(DATA_ROOT / f"emoji-text{a.classes}", classes=a.classes, categories=CATEGORIES, seed=a.seed)
     info = {k: v for k, v in json.loads((folder / "classes.json").read_text()).items() if k != "_build"}
@@ -272,7 +328,7 @@ def main() -> None:
         print(f"indexed {folder}: {report.encoded} encoded, {report.unchanged} unchanged "
               f"({time.perf_counter() - t0:.1f}s)")
         ids_all, _ = TextSearcher(lib).stored_probs()
-        rows = lib.catalog.vector_rows(int(i) for i in ids_all)
+        rows = {r.id: r for r in lib.items(ids_all)}
         ids = [int(i) for i in ids_all]
         paths = [rows[i].path for i in ids]
         cls_of = [Path(p).parent.name for p in paths]

@@ -50,6 +50,82 @@ LEXNAMES = ["adj.all 3", "adj.pert 3", "adv.all 4", "noun.Tops 1", "noun.act 1",
             "verb.perception 2", "verb.possession 2", "verb.social 2", "verb.stative 2", "verb.weather 2",
             "adj.ppl 3"]
 RELATED_TOP, RELATED_T, RELATED_MIN, SCENE_MIN = 5, 0.05, 0.45, 0.35
+AFFINITY_TOP, AFFINITY_T = 5, 0.03
+ANCESTOR_UP, ANCESTOR_SCALE, ANCESTOR_MIN = 3, 0.8, 0.3
+# Scene and structure words -> ImageNet classes (weight 1: the scene's own classes; 0.5: things seen
+# there), and a colour that covers much of such a picture with its weight (sky: blue). Chosen by meaning;
+# they replace whatever the hierarchy or the sentence model gives the word.
+SCENES = {
+    "forest": ({"valley": 0.5, "lakeside": 0.5, "alp": 0.3, "cliff": 0.3}, ("green", 0.6)),
+    "woods": ({"valley": 0.5, "lakeside": 0.5, "alp": 0.3}, ("green", 0.6)),
+    "jungle": ({"valley": 0.5, "lakeside": 0.3}, ("green", 0.6)),
+    "tree": ({"valley": 0.4, "lakeside": 0.4, "alp": 0.3}, ("green", 0.5)),
+    "sky": ({"alp": 0.5, "volcano": 0.5, "promontory": 0.4, "seashore": 0.4, "airship": 0.5, "balloon": 0.5,
+             "parachute": 0.5, "kite": 0.3, "airliner": 0.4, "castle": 0.3, "palace": 0.3, "mosque": 0.3,
+             "stupa": 0.3, "triumphal arch": 0.3, "obelisk": 0.3, "beacon": 0.3}, ("blue", 0.7)),
+    "cloud": ({"alp": 0.5, "volcano": 0.5, "promontory": 0.4, "seashore": 0.4}, ("blue", 0.5)),
+    "beach": ({"seashore": 1.0, "sandbar": 1.0, "promontory": 0.5, "lakeside": 0.3}, ("blue", 0.4)),
+    "coast": ({"seashore": 1.0, "promontory": 1.0, "cliff": 0.5, "sandbar": 0.5, "breakwater": 0.5}, ("blue", 0.4)),
+    "sea": ({"seashore": 1.0, "promontory": 0.7, "sandbar": 0.7, "breakwater": 0.5, "coral reef": 0.5,
+             "liner": 0.3, "schooner": 0.3, "catamaran": 0.3}, ("blue", 0.5)),
+    "ocean": ({"seashore": 1.0, "promontory": 0.7, "sandbar": 0.7, "coral reef": 0.5, "liner": 0.3}, ("blue", 0.5)),
+    "water": ({"lakeside": 0.7, "seashore": 0.7, "coral reef": 0.5, "dam": 0.5, "boathouse": 0.5, "pier": 0.5,
+               "fountain": 0.5, "breakwater": 0.5, "canoe": 0.3, "scuba diver": 0.5}, ("blue", 0.5)),
+    "underwater": ({"coral reef": 1.0, "scuba diver": 1.0, "goldfish": 0.5, "rock beauty": 0.5, "anemone fish": 0.5,
+                    "lionfish": 0.5, "puffer": 0.5, "eel": 0.5, "gar": 0.5, "tench": 0.3, "sea anemone": 0.5,
+                    "jellyfish": 0.5, "sea slug": 0.3}, ("blue", 0.4)),
+    "lake": ({"lakeside": 1.0, "boathouse": 0.5, "canoe": 0.5, "dam": 0.3}, ("blue", 0.4)),
+    "river": ({"valley": 0.5, "lakeside": 0.5, "dam": 0.5, "boathouse": 0.3, "canoe": 0.3, "viaduct": 0.3,
+               "suspension bridge": 0.3, "steel arch bridge": 0.3}, None),
+    "waterfall": ({"valley": 0.5, "cliff": 0.5, "lakeside": 0.3, "dam": 0.5}, None),
+    "mountain": ({"alp": 1.0, "volcano": 1.0, "valley": 0.7, "cliff": 0.7, "promontory": 0.5}, None),
+    "hill": ({"valley": 1.0, "alp": 0.7, "promontory": 0.5, "cliff": 0.5}, ("green", 0.4)),
+    "valley": ({"valley": 1.0, "alp": 0.7, "cliff": 0.5, "lakeside": 0.5}, None),
+    "canyon": ({"cliff": 1.0, "valley": 1.0, "promontory": 0.5, "alp": 0.5}, None),
+    "cliff": ({"cliff": 1.0, "promontory": 0.7, "valley": 0.5}, None),
+    "rock": ({"cliff": 0.7, "promontory": 0.5, "valley": 0.5, "alp": 0.5, "megalith": 0.5, "stone wall": 0.5}, None),
+    "desert": ({"sandbar": 0.7, "Arabian camel": 0.7, "cliff": 0.5, "valley": 0.5, "volcano": 0.5,
+                "promontory": 0.4, "seashore": 0.4}, ("yellow", 0.4)),
+    "sand": ({"sandbar": 1.0, "seashore": 1.0, "Arabian camel": 0.5}, ("yellow", 0.4)),
+    "snow": ({"alp": 0.7, "ski": 0.7, "snowmobile": 0.7, "dogsled": 0.7, "shovel": 0.3, "ice bear": 0.5,
+              "Arctic fox": 0.5}, ("white", 0.6)),
+    "ice": ({"alp": 0.7, "ice bear": 0.5, "snowmobile": 0.5, "ski": 0.5}, ("white", 0.5)),
+    "grass": ({"hay": 0.5, "lawn mower": 0.5, "golf ball": 0.3}, ("green", 0.7)),
+    "field": ({"hay": 0.7, "harvester": 0.5, "thresher": 0.5, "plow": 0.5, "tractor": 0.5}, ("green", 0.5)),
+    "meadow": ({"hay": 0.7, "valley": 0.5}, ("green", 0.6)),
+    "night": ({"pier": 0.3, "suspension bridge": 0.3, "traffic light": 0.3, "street sign": 0.2}, ("black", 0.7)),
+    "sunset": ({"seashore": 0.5, "lakeside": 0.5, "promontory": 0.5, "alp": 0.3}, ("orange", 0.6)),
+    "landscape": ({"alp": 1.0, "valley": 1.0, "lakeside": 0.7, "cliff": 0.7, "promontory": 0.7, "seashore": 0.7,
+                   "volcano": 0.7}, None),
+    "building": ({"castle": 1.0, "palace": 1.0, "mosque": 1.0, "monastery": 1.0, "church": 1.0, "dome": 0.7,
+                  "bell cote": 0.7, "stupa": 0.7, "planetarium": 0.7, "library": 0.7, "cinema": 0.7, "barn": 0.7,
+                  "boathouse": 0.7, "greenhouse": 0.7, "prison": 0.7, "restaurant": 0.5, "bakery": 0.5,
+                  "toyshop": 0.5, "bookshop": 0.5, "grocery store": 0.5, "tobacco shop": 0.5, "water tower": 0.5,
+                  "beacon": 0.5, "triumphal arch": 0.5, "home theater": 0.2}, None),
+    "house": ({"boathouse": 0.7, "barn": 0.7, "mobile home": 0.7, "palace": 0.5, "castle": 0.3, "patio": 0.5,
+               "picket fence": 0.3, "greenhouse": 0.3}, None),
+    "tower": ({"bell cote": 1.0, "beacon": 1.0, "water tower": 1.0, "mosque": 0.7, "obelisk": 0.7, "castle": 0.7,
+               "church": 0.5, "monastery": 0.5, "palace": 0.5, "stupa": 0.5, "pole": 0.3}, None),
+    "skyscraper": ({"bell cote": 0.3, "water tower": 0.3, "palace": 0.3, "obelisk": 0.3}, ("blue", 0.3)),
+    "monument": ({"triumphal arch": 1.0, "obelisk": 1.0, "megalith": 1.0, "pedestal": 0.7, "stupa": 0.7,
+                  "palace": 0.7, "mosque": 0.7, "castle": 0.5, "monastery": 0.5, "church": 0.5, "dome": 0.5,
+                  "brass": 0.3}, None),
+    "castle": ({"castle": 1.0, "palace": 0.7, "monastery": 0.3}, None),
+    "palace": ({"palace": 1.0, "castle": 0.7, "mosque": 0.5, "monastery": 0.5, "dome": 0.5}, None),
+    "church": ({"church": 1.0, "monastery": 1.0, "bell cote": 1.0, "dome": 0.5, "altar": 0.5, "vault": 0.5,
+                "palace": 0.3}, None),
+    "temple": ({"stupa": 1.0, "mosque": 0.7, "monastery": 0.7, "church": 0.5, "palace": 0.5, "dome": 0.5,
+                "altar": 0.3}, None),
+    "pyramid": ({"megalith": 0.5, "volcano": 0.7, "cliff": 0.3, "sandbar": 0.3, "stupa": 0.3}, ("yellow", 0.3)),
+    "statue": ({"pedestal": 1.0, "brass": 0.5, "obelisk": 0.5, "fountain": 0.5, "triumphal arch": 0.3}, None),
+    "city": ({"palace": 0.5, "mosque": 0.5, "church": 0.5, "cab": 0.5, "streetcar": 0.5, "trolleybus": 0.5,
+              "traffic light": 0.5, "street sign": 0.5, "parking meter": 0.3}, None),
+    "street": ({"cab": 0.7, "streetcar": 0.7, "traffic light": 0.7, "street sign": 0.7, "parking meter": 0.5,
+                "trolleybus": 0.5, "police van": 0.3}, None),
+    "garden": ({"greenhouse": 0.5, "pot": 0.7, "daisy": 0.5, "lawn mower": 0.5, "picket fence": 0.5,
+                "patio": 0.3}, ("green", 0.5)),
+    "park": ({"park bench": 1.0, "fountain": 0.5, "picket fence": 0.3}, ("green", 0.4)),
+}
 
 
 def wordnet_reader():
@@ -75,7 +151,19 @@ def sense_weight(lemma, rank: int) -> float:
     return (lemma.count() + 1) / rank
 
 
-def build_lexicon(wn) -> tuple[dict, dict]:
+def affinity(word_vec: np.ndarray, classes: set[int], class_vecs: np.ndarray) -> float:
+    """How well the word names a sense's classes: the mean cosine between the word and the label texts of
+    the sense's best-matching classes (up to AFFINITY_TOP of them)."""
+    sims = np.sort(class_vecs[sorted(classes)] @ word_vec)[::-1][:AFFINITY_TOP]
+    return float(sims.mean())
+
+
+def build_lexicon(wn, embed, class_vecs: np.ndarray) -> tuple[dict, dict]:
+    """WordNet nouns that are (or are above) ImageNet classes -> the classes under them, the word's senses
+    weighted by ``sqrt(prior) * exp((affinity - best affinity) / AFFINITY_T)``: the prior is WordNet's
+    ``(count + 1) / rank``, the affinity how well the word names the sense's classes by the sentence model
+    (``instrument``: the musical instrument, 6th sense with count 0, names violins and drums better than
+    the 1st sense, a device, names syringes and odometers)."""
     classes = imagenet_classes()
     under: dict[str, set[int]] = {}  # synset name -> classes under it (or equal)
     for idx, (wnid, _, _) in enumerate(classes):
@@ -83,6 +171,7 @@ def build_lexicon(wn) -> tuple[dict, dict]:
         for s in {syn} | set(syn.closure(lambda x: x.hypernyms() + x.instance_hypernyms())):
             under.setdefault(s.name(), set()).add(idx)
     lemmas = sorted({lem.name().lower() for name in under for lem in wn.synset(name).lemmas()})
+    vecs = dict(zip(lemmas, embed([w.replace("_", " ") for w in lemmas])))
     words: dict[str, dict] = {}
     for word in lemmas:
         senses = wn.synsets(word, "n")
@@ -92,17 +181,65 @@ def build_lexicon(wn) -> tuple[dict, dict]:
             if s.name() not in under:
                 continue
             lem = next((x for x in s.lemmas() if x.name().lower() == word), s.lemmas()[0])
-            weights.append((sense_weight(lem, rank), s.name()))
+            weights.append((sense_weight(lem, rank) ** 0.5, affinity(vecs[word], under[s.name()], class_vecs), s.name()))
         if not weights:
             continue
+        best = max(a for _, a, _ in weights)
+        weights = [(p * float(np.exp((a - best) / AFFINITY_T)), n) for p, a, n in weights]
         top = max(w for w, _ in weights)
         for w, name in weights:
             for c in under[name]:
                 w_cls[c] = min(1.0, w_cls.get(c, 0.0) + w / top)
+        w_cls = {c: w for c, w in w_cls.items() if w >= 0.01}
         key = word.replace("_", " ")
         words[key] = {"src": "wordnet", "senses": [n for _, n in sorted(weights, reverse=True)][:3],
                       "classes": sorted(w_cls), "weights": [round(w_cls[c], 3) for c in sorted(w_cls)]}
     return words, under
+
+
+def ancestor_words(wn, known: set[str], under: dict[str, set[int]], embed, class_vecs: np.ndarray) -> dict:
+    """Common nouns whose main sense is a physical thing with no class under it (tree, monument, tower's
+    kin): the classes under its nearest hypernym that has some (up to ANCESTOR_UP levels), each weighted by
+    the softmax (temperature RELATED_T) of the word's cosine to the class's label texts, scaled by
+    ANCESTOR_SCALE; only classes the word names with cosine >= ANCESTOR_MIN are kept."""
+    physical = wn.synset("physical_entity.n.01")
+    out = {}
+    cands = []
+    for s in wn.all_synsets("n"):
+        for lem in s.lemmas():
+            name = lem.name().lower()
+            if lem.count() < 2 or name.replace(" ", "_") in known or name.replace("_", " ") in known \
+                    or not name.replace("_", "").isalpha() or name.count("_") > 1:
+                continue
+            main = wn.synsets(name, "n")
+            if not main or main[0] != s or s.name() in under:
+                continue
+            if physical not in set(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms())):
+                continue
+            cands.append((name, s))
+    vecs = embed([n.replace("_", " ") for n, _ in cands]) if cands else []
+    for (name, s), v in zip(cands, vecs):
+        level, frontier = 0, [s]
+        found: set[int] = set()
+        while level < ANCESTOR_UP and not found:
+            frontier = [h for x in frontier for h in x.hypernyms() + x.instance_hypernyms()]
+            found = set().union(*(under.get(h.name(), set()) for h in frontier)) if frontier else set()
+            level += 1
+        if not found or len(found) > 300:
+            continue
+        cls = np.asarray(sorted(found))
+        sims = class_vecs[cls] @ v
+        keep = sims >= ANCESTOR_MIN
+        if not keep.any():
+            continue
+        cls, sims = cls[keep], sims[keep]
+        order = np.argsort(-sims)[:RELATED_TOP * 2]
+        p = np.exp((sims[order] - sims[order[0]]) / RELATED_T) * ANCESTOR_SCALE
+        ok = p >= 0.05
+        out[name.replace("_", " ")] = {"src": "wordnet", "senses": [s.name()],
+                                       "classes": [int(c) for c in cls[order][ok]],
+                                       "weights": [round(float(x), 3) for x in p[ok]]}
+    return out
 
 
 SCENE_LEXNAMES = {"noun.object", "noun.location", "noun.phenomenon", "noun.time"}
@@ -142,11 +279,17 @@ def main() -> None:
     from pixseek.text.sentence import sentence_model
 
     wn = wordnet_reader()
-    words, under = build_lexicon(wn)
-    print(f"wordnet: {len(words)} lemmas reach ImageNet classes")
     model = sentence_model()
     texts, owner = imagenet_label_texts()
     label_vecs = model.embed(texts)
+    owner_arr = np.asarray(owner)
+    class_vecs = np.stack([label_vecs[owner_arr == j].mean(0) for j in range(1000)])  # one vector a class
+    class_vecs /= np.linalg.norm(class_vecs, axis=1, keepdims=True)
+    words, under = build_lexicon(wn, model.embed, class_vecs)
+    print(f"wordnet: {len(words)} lemmas reach ImageNet classes")
+    anc = ancestor_words(wn, set(words), under, model.embed, class_vecs)
+    words.update(anc)
+    print(f"ancestors: {len(anc)} nouns with no class of their own reach their nearest hypernym's classes")
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "labels-minilm.npz", vectors=label_vecs.astype(np.float16),
                         owner=np.asarray(owner, np.int16), texts=np.asarray(texts))
@@ -188,6 +331,23 @@ def main() -> None:
                     "weights": [round(float(x), 3) for x in p[keep]]}
         kept += 1
     print(f"related: {kept} kept (best cosine >= {RELATED_MIN})")
+    index = {row[1].split(",")[0].strip(): j for j, row in enumerate(imagenet_classes())}
+    index.update({lem.strip(): j for j, row in enumerate(imagenet_classes()) for lem in row[1].split(",")
+                  if lem.strip() not in index})
+    for w, (cls, colour) in SCENES.items():
+        missing = [c for c in cls if c not in index]
+        if missing:
+            raise SystemExit(f"SCENES[{w!r}]: no ImageNet class named {missing}")
+        own = dict(zip(words[w]["classes"], words[w]["weights"])) if words.get(w, {}).get("src") == "wordnet" else {}
+        for c, x in cls.items():  # a WordNet word (building, tower) keeps its hierarchy's classes too
+            own[index[c]] = max(own.get(index[c], 0.0), float(x))
+        pairs = sorted(own.items())
+        words[w] = {"src": "wordnet" if words.get(w, {}).get("src") == "wordnet" else "related",
+                    "senses": words.get(w, {}).get("senses", []),
+                    "classes": [c for c, _ in pairs], "weights": [round(x, 3) for _, x in pairs]}
+        if colour:
+            words[w]["colour"], words[w]["colour_weight"] = colour
+    print(f"scenes: {len(SCENES)} scene and structure words from the SCENES table")
     exc = {}
     for line in (WORDNET / "noun.exc").read_text().splitlines():
         parts = line.split()

@@ -17,7 +17,7 @@ import numpy as np
 
 from pixseek.io.colours import COLOURS  # the 11 basic colour terms, in profile order
 
-TABLE_VERSION = 1
+TABLE_VERSION = 2
 COLOUR_ALIASES = {"grey": "gray", "violet": "purple", "crimson": "red", "scarlet": "red", "golden": "yellow",
                   "gold": "yellow", "navy": "blue", "turquoise": "blue", "cyan": "blue", "magenta": "pink",
                   "silver": "gray", "beige": "brown"}
@@ -37,6 +37,7 @@ class Sense:
     classes: tuple[int, ...] = ()      # ImageNet-1k class indices
     weights: tuple[float, ...] = ()    # in [0, 1], one per class
     colour: str | None = None
+    colour_weight: float = 1.0         # a scene word's colour counts for this much (sky: blue, 0.7)
     senses: tuple[str, ...] = ()       # WordNet synsets behind a "wordnet" entry, main sense first
 
 
@@ -94,8 +95,11 @@ class Lexicon:
             return None
         if entry is None or (colour and entry["src"] != "wordnet"):  # "red": a colour, not its related labels
             return Sense(w, "colour", colour=colour)
+        if entry.get("colour"):  # a scene word with the colour that covers much of such a picture
+            return Sense(key, entry["src"], tuple(entry["classes"]), tuple(entry["weights"]), entry["colour"],
+                         float(entry["colour_weight"]), tuple(entry.get("senses", ())))
         return Sense(key, entry["src"], tuple(entry["classes"]), tuple(entry["weights"]), colour,
-                     tuple(entry.get("senses", ())))
+                     senses=tuple(entry.get("senses", ())))
 
     def parse(self, text: str) -> ParsedQuery:
         tokens = re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("-", " ").replace("_", " "))
@@ -132,6 +136,8 @@ def save_table(words: dict[str, dict], noun_exc: dict[str, str], path) -> None:
         weights=np.asarray([w for k in keys for w in words[k]["weights"]], np.float16),
         source=np.asarray([SOURCES.index(words[k]["src"]) for k in keys], np.int8),
         senses=np.asarray("\n".join(" ".join(words[k].get("senses", [])) for k in keys)),
+        colour=np.asarray("\n".join(words[k].get("colour", "") for k in keys)),
+        colour_weight=np.asarray([words[k].get("colour_weight", 1.0) for k in keys], np.float16),
         exc_from=np.asarray("\n".join(sorted(noun_exc))), exc_to=np.asarray("\n".join(noun_exc[k] for k in sorted(noun_exc))))
 
 
@@ -143,6 +149,7 @@ class _Entries(dict):
         self._z = z
         self._pos = {w: i for i, w in enumerate(str(z["words"]).split("\n"))}
         self._senses = str(z["senses"]).split("\n")
+        self._colour = str(z["colour"]).split("\n")
 
     def __contains__(self, word) -> bool:
         return word in self._pos
@@ -154,7 +161,8 @@ class _Entries(dict):
         z = self._z
         a, b = z["indptr"][i], z["indptr"][i + 1]
         return {"src": SOURCES[int(z["source"][i])], "classes": z["classes"][a:b].astype(int).tolist(),
-                "weights": z["weights"][a:b].astype(float).round(3).tolist(), "senses": self._senses[i].split()}
+                "weights": z["weights"][a:b].astype(float).round(3).tolist(), "senses": self._senses[i].split(),
+                "colour": self._colour[i] or None, "colour_weight": float(z["colour_weight"][i])}
 
     def __getitem__(self, word):
         found = self.get(word)

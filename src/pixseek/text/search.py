@@ -8,7 +8,8 @@ Four ways from words to images, picked by what the library's encoder offers:
   classes (probability mass the stored label distribution puts on the word's weighted classes),
   colour (the profile stored at ingest, pixseek.io.colours), and the file's own words (file/folder name
   tokens, the EXIF/XMP description and keywords stored at ingest) --
-  fused as ``1 - (1 - max(classes, colour)) (1 - names)``. A query's score is the geometric mean ``g`` of
+  fused as ``1 - (1 - max(classes', colour)) (1 - names)``, where ``classes'`` is the class score after
+  pseudo-relevance feedback (pixseek.text.expand: similarity to the centroid of the word's best images). A query's score is the geometric mean ``g`` of
   its positive words' scores (each floored at FLOOR = 0.1), mapped by ``(g - 0.1) / 0.9`` (a single word
   keeps its score; no match scores 0), times ``(1 - score)`` of each negative word, in [0, 1]; then mapped
   onto the library's scale (:meth:`TextSearcher.calibrate`: ``STRONG``, "a strong match" on the dev sets,
@@ -44,6 +45,7 @@ from pixseek.search import Filter, Library
 from pixseek.search.library import Hit
 from pixseek.encoders.efficientnet import imagenet_labels
 from pixseek.text.colours import colour_score
+from pixseek.text.expand import feedback
 from pixseek.text.labels import LabelSpace, label_space
 from pixseek.text.lexicon import Lexicon, Sense, lexicon
 from pixseek.text.sentence import SentenceModel, sentence_model
@@ -51,8 +53,9 @@ from pixseek.text.weights import classifier_weights, has_imagenet_weights
 
 METHODS = ("words", "probs", "weights", "text-tower")
 DEFAULT_METHOD = "words"  # measured winner, bench/text_search.py (issue 14)
-SIGNALS = ("wordnet", "related", "colours", "names")
-STRONG = 0.5              # a word score from which a hit is a strong match (calibrate() puts it on the floor)
+SIGNALS = ("wordnet", "related", "colours", "names", "feedback")
+STRONG = 0.7              # a word score from which a hit is a strong match: precision >= 0.9 on the dev sets
+                          # (bench/text_search.py, 2026-12-03); calibrate() puts it on the floor
 NAME_SCORE = 0.8          # a query word among the file's own words (0.4 when half the library has it)
 TIE = 1e-3                # weight of the evidence (mean factor) that orders equal scores
 FLOOR = 0.1               # a word's floor inside the geometric mean, then (g - FLOOR) / (1 - FLOOR): one
@@ -132,6 +135,7 @@ class TextSearcher:
         self._offset = imagenet_offset(encoder)
         self._names: tuple[int, np.ndarray, list[str], list[set[str]]] | None = None
         self._colours: tuple[int, np.ndarray] | None = None  # (generation, (n, 11) profiles of stored_probs' ids)
+        self._visual: dict[tuple, np.ndarray] = {}  # (generation, sense, tagger columns) -> visual scores, all rows
 
     @staticmethod
     def default_method(encoder) -> str:
@@ -365,18 +369,32 @@ class TextSearcher:
             self._colours = (gen, self.library.colours(self.stored_probs()[0]))
         return self._colours[1]
 
-    def _colour_scores(self, colour: str, rows: np.ndarray) -> np.ndarray:
-        prof = self._colour_table()[rows]
-        return np.nan_to_num(np.asarray(colour_score(prof, colour), np.float32), nan=0.0)
+    def _visual_scores(self, sense: Sense | None, tagger_cols: list[int]) -> np.ndarray:
+        """A word's visual score over every stored image (:meth:`stored_probs`' rows): its classes with
+        the pseudo-relevance feedback of :mod:`pixseek.text.expand` (``feedback`` signal), then the max
+        with its colour (a colour word, or a scene word's colour times its weight); kept per catalog
+        generation."""
+        sig = self.config.signals
+        key = (self.library.generation, sense, tuple(tagger_cols), sig)
+        hit = self._visual.get(key)
+        if hit is not None:
+            return hit
+        vis = self._class_scores(sense, tagger_cols, None)
+        if "feedback" in sig and vis.any():  # seeds by the class score (a colour alone has no look to spread)
+            vis = feedback(self.library, self.stored_probs()[0], vis)
+        if sense is not None and sense.colour and "colours" in sig:
+            col = np.nan_to_num(np.asarray(colour_score(self._colour_table(), sense.colour), np.float32), nan=0.0)
+            vis = np.maximum(vis, sense.colour_weight * col)
+        if len(self._visual) >= 64:
+            self._visual.pop(next(iter(self._visual)))
+        self._visual[key] = vis
+        return vis
 
-    def _term_scores(self, term, rows: np.ndarray | None, with_colour: bool) -> np.ndarray:
+    def _term_scores(self, term, rows: np.ndarray) -> np.ndarray:
         m, sense, tagger_cols = term
-        vis = self._class_scores(sense, tagger_cols, rows)
-        if with_colour and sense is not None and sense.colour and "colours" in self.config.signals:
-            vis = np.maximum(vis, self._colour_scores(sense.colour, rows))
+        vis = self._visual_scores(sense, tagger_cols)[rows]
         if "names" in self.config.signals:
-            names = self._name_scores(m.text)
-            names = names if rows is None else names[rows]
+            names = self._name_scores(m.text)[rows]
             vis = 1.0 - (1.0 - vis) * (1.0 - names)
         return vis
 
@@ -397,10 +415,10 @@ class TextSearcher:
             rows = self._rows_of(ids)
             r = np.maximum(rows, 0)
             factors = [image_sim] if image_sim is not None else []
-            factors += [self._term_scores(t, r, True) for t in pos]
+            factors += [self._term_scores(t, r) for t in pos]
             sc, evidence = combine(factors) if factors else (np.ones(len(r), np.float32),) * 2
             for t in neg:
-                keep = 1.0 - self._term_scores(t, r, True)
+                keep = 1.0 - self._term_scores(t, r)
                 sc, evidence = sc * keep, evidence * keep
             # on the library's scale; the evidence (mean of the factors) orders ties, so an image with part
             # of the words still ranks above one with none, and no evidence at all is no hit
