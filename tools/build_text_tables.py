@@ -17,6 +17,10 @@ Writes
     matched to the classes under geological_formation (seashore, lakeside, alp, valley, cliff...) when
     one reaches cosine 0.35; otherwise, as for other words, labels that contain the word other than as
     their head are skipped (leaf/leafhopper, tree/tree frog).
+  - scene and structure words (``SCENES`` + ``HABITAT``, by meaning): their landform / structure classes,
+    the animals, plants and things typical of the place as weak evidence, and their nearest labels of any
+    kind by the sentence model at RELATED_IN_SCENE; they replace the word's fallback or related entry (a
+    WordNet word keeps its hierarchy's classes), with the colour that covers much of such a picture.
   - ``noun_exc``: WordNet's irregular plurals (mice -> mouse), for the runtime's lemmatiser.
 * ``labels-minilm.npz``: the label texts' sentence vectors (float16) with their owner class, so no label
   is embedded at query time (pixseek.text.labels loads it when the texts match).
@@ -52,6 +56,7 @@ LEXNAMES = ["adj.all 3", "adj.pert 3", "adv.all 4", "noun.Tops 1", "noun.act 1",
 RELATED_TOP, RELATED_T, RELATED_MIN, SCENE_MIN = 5, 0.05, 0.45, 0.35
 AFFINITY_TOP, AFFINITY_T = 5, 0.03
 ANCESTOR_UP, ANCESTOR_SCALE, ANCESTOR_MIN = 3, 0.8, 0.3
+RELATED_IN_SCENE = 0.5  # a scene word's nearest labels by the sentence model, beside its SCENES classes
 # Scene and structure words -> ImageNet classes (weight 1: the scene's own classes; 0.5: things seen
 # there), and a colour that covers much of such a picture with its weight (sky: blue). Chosen by meaning;
 # they replace whatever the hierarchy or the sentence model gives the word.
@@ -125,7 +130,47 @@ SCENES = {
     "garden": ({"greenhouse": 0.5, "pot": 0.7, "daisy": 0.5, "lawn mower": 0.5, "picket fence": 0.5,
                 "patio": 0.3}, ("green", 0.5)),
     "park": ({"park bench": 1.0, "fountain": 0.5, "picket fence": 0.3}, ("green", 0.4)),
+    # structures and things ImageNet-1k has no class for (round 2): what they look like to the classifier
+    "windmill": ({"pinwheel": 0.7, "crane": 0.3, "solar dish": 0.3, "beacon": 0.3, "pole": 0.3,
+                  "water tower": 0.3, "barn": 0.3}, ("blue", 0.3)),
+    "planet": ({"planetarium": 0.5, "space shuttle": 0.3, "ping-pong ball": 0.3, "balloon": 0.3,
+                "croquet ball": 0.3, "golf ball": 0.3, "orange": 0.2}, ("black", 0.6)),
 }
+# Animals, plants and things typical of a place (round 2): weak evidence for its scene word (a camel for
+# "desert", fungi and forest primates for "forest"), by what lives or is found there (general knowledge,
+# not the dev sets' pictures); merged into SCENES (the larger weight wins).
+HABITAT = {
+    "sky": {"airliner": 0.4, "warplane": 0.4, "wing": 0.3, "missile": 0.3, "projectile": 0.3,
+            "space shuttle": 0.3},
+    "desert": {"Arabian camel": 0.7, "meerkat": 0.5, "sidewinder": 0.4, "horned viper": 0.4, "scorpion": 0.3,
+               "cliff dwelling": 0.5},
+    "forest": {"agaric": 0.4, "bolete": 0.4, "stinkhorn": 0.4, "earthstar": 0.4, "hen-of-the-woods": 0.4,
+               "coral fungus": 0.4, "mushroom": 0.3, "gyromitra": 0.4, "gibbon": 0.3, "siamang": 0.3,
+               "orangutan": 0.3, "chimpanzee": 0.3, "gorilla": 0.3, "indri": 0.3, "Madagascar cat": 0.3,
+               "howler monkey": 0.3, "spider monkey": 0.3, "capuchin": 0.3, "titi": 0.3, "squirrel monkey": 0.3,
+               "marmoset": 0.3, "three-toed sloth": 0.3, "American black bear": 0.3, "brown bear": 0.3,
+               "timber wolf": 0.3, "red fox": 0.3, "lynx": 0.3, "fox squirrel": 0.3, "wood rabbit": 0.3,
+               "ruffed grouse": 0.3, "great grey owl": 0.3, "jay": 0.3, "tree frog": 0.3,
+               "European fire salamander": 0.3, "spotted salamander": 0.3, "green mamba": 0.3, "vine snake": 0.3,
+               "walking stick": 0.3},
+    "tree": {"fox squirrel": 0.3, "koala": 0.4, "three-toed sloth": 0.4, "orangutan": 0.3, "gibbon": 0.3,
+             "siamang": 0.3, "tree frog": 0.3, "vine snake": 0.3, "jay": 0.3, "Madagascar cat": 0.3, "indri": 0.3,
+             "spider monkey": 0.3, "howler monkey": 0.3, "marmoset": 0.3, "green mamba": 0.3},
+    "snow": {"snowplow": 0.7, "bobsled": 0.7, "white wolf": 0.3, "Eskimo dog": 0.3, "Siberian husky": 0.3,
+             "ptarmigan": 0.3, "king penguin": 0.3, "mountain tent": 0.3},
+    "river": {"paddle": 0.3, "otter": 0.4, "beaver": 0.4, "platypus": 0.3, "hippopotamus": 0.3,
+              "African crocodile": 0.3, "American alligator": 0.3, "water ouzel": 0.4, "gondola": 0.3},
+    "rock": {"bighorn": 0.3, "ibex": 0.3, "marmot": 0.3, "agama": 0.3, "cliff dwelling": 0.5,
+             "geyser": 0.3},
+    "canyon": {"cliff dwelling": 0.7, "bighorn": 0.3},
+    "mountain": {"ibex": 0.4, "bighorn": 0.4, "mountain tent": 0.5, "ski": 0.3, "marmot": 0.3},
+    "grass": {"ox": 0.3, "sorrel": 0.3, "ram": 0.3, "zebra": 0.3, "gazelle": 0.3, "impala": 0.3, "hartebeest": 0.3,
+              "daisy": 0.3, "croquet ball": 0.3, "soccer ball": 0.2},
+    "water": {"drake": 0.3, "red-breasted merganser": 0.3, "goose": 0.3, "black swan": 0.3, "pelican": 0.3,
+              "otter": 0.3, "hippopotamus": 0.3, "speedboat": 0.4, "lifeboat": 0.3, "fireboat": 0.4,
+              "gondola": 0.3, "paddle": 0.3, "wreck": 0.3, "snorkel": 0.3},
+}
+
 
 
 def wordnet_reader():
@@ -308,6 +353,18 @@ def main() -> None:
         cols = np.flatnonzero(np.asarray(owner) == j)
         best[:, j] = sims[:, cols].max(1)
     kept = 0
+    general = {}  # scene words: their nearest labels of any kind, not only landforms (weight RELATED_IN_SCENE)
+    for i, w in enumerate(extra):
+        if w not in SCENES:
+            continue
+        b = best[i].copy()
+        for j in np.argsort(-b)[:RELATED_TOP * 3]:
+            if false_friend(w, lemmas[j]):
+                b[j] = -1.0
+        top = np.argsort(-b)[:RELATED_TOP]
+        if b[top[0]] >= RELATED_MIN:
+            p = np.exp((b[top] - b[top[0]]) / RELATED_T) * RELATED_IN_SCENE
+            general[w] = {int(c): round(float(x), 3) for c, x in zip(top, p) if x >= 0.05}
     for i, w in enumerate(extra):
         b = best[i].copy()
         top = None
@@ -335,19 +392,29 @@ def main() -> None:
     index.update({lem.strip(): j for j, row in enumerate(imagenet_classes()) for lem in row[1].split(",")
                   if lem.strip() not in index})
     for w, (cls, colour) in SCENES.items():
+        cls = dict(cls)
+        for c, x in HABITAT.get(w, {}).items():
+            cls[c] = max(cls.get(c, 0.0), x)
         missing = [c for c in cls if c not in index]
         if missing:
             raise SystemExit(f"SCENES[{w!r}]: no ImageNet class named {missing}")
-        own = dict(zip(words[w]["classes"], words[w]["weights"])) if words.get(w, {}).get("src") == "wordnet" else {}
-        for c, x in cls.items():  # a WordNet word (building, tower) keeps its hierarchy's classes too
+        hierarchy = words.get(w, {}).get("src") == "wordnet" and w not in anc
+        own = dict(zip(words[w]["classes"], words[w]["weights"])) if hierarchy else {}
+        for c, x in cls.items():  # a WordNet word (building, tower) keeps its hierarchy's classes too; the
+            # nearest-hypernym fallback (tree -> daisy) and related labels are replaced
             own[index[c]] = max(own.get(index[c], 0.0), float(x))
+        if w in general:  # the sentence model's nearest labels of any kind (desert -> camel), weakly
+            for c, x in general[w].items():
+                own[c] = max(own.get(c, 0.0), x)
         pairs = sorted(own.items())
-        words[w] = {"src": "wordnet" if words.get(w, {}).get("src") == "wordnet" else "related",
+        words[w] = {"src": "wordnet" if hierarchy else "related",
                     "senses": words.get(w, {}).get("senses", []),
                     "classes": [c for c, _ in pairs], "weights": [round(x, 3) for _, x in pairs]}
         if colour:
             words[w]["colour"], words[w]["colour_weight"] = colour
-    print(f"scenes: {len(SCENES)} scene and structure words from the SCENES table")
+    print(f"scenes: {len(SCENES)} scene and structure words from the SCENES table (+ HABITAT; "
+          f"{len(general)} with their nearest labels of any kind: "
+          f"{', '.join(f'{w}: {len(c)}' for w, c in sorted(general.items()))})")
     exc = {}
     for line in (WORDNET / "noun.exc").read_text().splitlines():
         parts = line.split()
