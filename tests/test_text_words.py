@@ -224,6 +224,32 @@ def test_scene_and_structure_words_reach_landform_and_structure_classes():
     assert lexicon().sense("monument").classes  # no class of its own: its hypernym's, and the scene table's
 
 
+def test_scene_table_replaces_the_fallback_and_names_what_lives_there():
+    """A scene word's table entry replaces the nearest-hypernym fallback (tree reached daisy at 0.8), and
+    animals, plants and things typical of the place are weak evidence (a camel for desert)."""
+    tree = lexicon().sense("tree")
+    w = dict(zip((LABELS[c] for c in tree.classes), tree.weights))
+    assert "daisy" not in w and {"koala", "valley"} <= set(w)
+    desert = dict(zip((LABELS[c] for c in lexicon().sense("desert").classes), lexicon().sense("desert").weights))
+    assert desert["sandbar"] >= desert["meerkat"] > 0 and "Arabian camel" in desert
+    assert {"agaric", "valley"} <= classes_of("forest") and {"ski", "alp"} <= classes_of("snow")
+    assert classes_of("windmill") and classes_of("planet")  # no ImageNet class of their own
+    assert lexicon().sense("sky").scene and not lexicon().sense("red").scene and not lexicon().sense("orange").scene
+
+
+def test_a_scene_colour_supports_its_classes_and_finds_nothing_alone(lib):
+    """A scene word's colour multiplies its class score by up to 1 + its weight (sky: blue), so it
+    reorders what the classes found and cannot make a match alone; a colour word still scores its colour."""
+    only = TextSearcher(lib, TextSearchConfig(signals=("wordnet", "related", "colours")))
+    classes = TextSearcher(lib, TextSearchConfig(signals=("wordnet", "related")))
+    sky = lexicon().sense("sky")
+    with_colour, without = only._visual_scores(sky, []), classes._visual_scores(sky, [])
+    assert (with_colour >= without - 1e-6).all() and (with_colour[without == 0] == 0).all()
+    assert (with_colour <= np.minimum(1.0, without * (1 + sky.colour_weight)) + 1e-6).all()
+    assert (with_colour > without).any()
+    assert only._visual_scores(lexicon().sense("blue"), []).max() > 0.5
+
+
 def test_a_scene_word_finds_the_photo_with_sky(lib):
     hits = [original(lib, h) for h in TextSearcher(lib).search("sky", 3).hits]
     assert hits[0] == "rocket.jpg", hits  # the rocket launch under a blue sky

@@ -39,6 +39,7 @@ class Sense:
     colour: str | None = None
     colour_weight: float = 1.0         # a scene word's colour counts for this much (sky: blue, 0.7)
     senses: tuple[str, ...] = ()       # WordNet synsets behind a "wordnet" entry, main sense first
+    scene: bool = False                # a scene word whose colour supports its classes (not a colour word)
 
 
 @dataclass
@@ -97,7 +98,7 @@ class Lexicon:
             return Sense(w, "colour", colour=colour)
         if entry.get("colour"):  # a scene word with the colour that covers much of such a picture
             return Sense(key, entry["src"], tuple(entry["classes"]), tuple(entry["weights"]), entry["colour"],
-                         float(entry["colour_weight"]), tuple(entry.get("senses", ())))
+                         float(entry["colour_weight"]), tuple(entry.get("senses", ())), scene=True)
         return Sense(key, entry["src"], tuple(entry["classes"]), tuple(entry["weights"]), colour,
                      senses=tuple(entry.get("senses", ())))
 

@@ -8,7 +8,8 @@ Four ways from words to images, picked by what the library's encoder offers:
   classes (probability mass the stored label distribution puts on the word's weighted classes),
   colour (the profile stored at ingest, pixseek.io.colours), and the file's own words (file/folder name
   tokens, the EXIF/XMP description and keywords stored at ingest) --
-  fused as ``1 - (1 - max(classes', colour)) (1 - names)``, where ``classes'`` is the class score after
+  fused as ``1 - (1 - visual) (1 - names)``; ``visual`` is a colour word's colour score, else the class
+  score (for a scene word times ``1 + w * colour``, its colour's weight w, capped at 1) after
   pseudo-relevance feedback (pixseek.text.expand: similarity to the centroid of the word's best images). A query's score is the geometric mean ``g`` of
   its positive words' scores (each floored at FLOOR = 0.1), mapped by ``(g - 0.1) / 0.9`` (a single word
   keeps its score; no match scores 0), times ``(1 - score)`` of each negative word, in [0, 1]; then mapped
@@ -370,20 +371,25 @@ class TextSearcher:
         return self._colours[1]
 
     def _visual_scores(self, sense: Sense | None, tagger_cols: list[int]) -> np.ndarray:
-        """A word's visual score over every stored image (:meth:`stored_probs`' rows): its classes with
-        the pseudo-relevance feedback of :mod:`pixseek.text.expand` (``feedback`` signal), then the max
-        with its colour (a colour word, or a scene word's colour times its weight); kept per catalog
-        generation."""
+        """A word's visual score over every stored image (:meth:`stored_probs`' rows): its class score,
+        for a scene word times ``1 + colour weight * colour score`` (capped at 1: the colour reorders the
+        images its classes found, it finds none alone), then the pseudo-relevance feedback of
+        :mod:`pixseek.text.expand` (``feedback`` signal); a colour word scores its colour; kept per
+        catalog generation."""
         sig = self.config.signals
         key = (self.library.generation, sense, tuple(tagger_cols), sig)
         hit = self._visual.get(key)
         if hit is not None:
             return hit
         vis = self._class_scores(sense, tagger_cols, None)
-        if "feedback" in sig and vis.any():  # seeds by the class score (a colour alone has no look to spread)
-            vis = feedback(self.library, self.stored_probs()[0], vis)
+        col = None
         if sense is not None and sense.colour and "colours" in sig:
             col = np.nan_to_num(np.asarray(colour_score(self._colour_table(), sense.colour), np.float32), nan=0.0)
+            if sense.scene:  # a scene word: its colour supports its classes' evidence, it cannot stand in
+                vis = np.minimum(1.0, vis * (1.0 + sense.colour_weight * col))  # for it (sky: blue)
+        if "feedback" in sig and vis.any():  # seeds by the class score (a colour alone has no look to spread)
+            vis = feedback(self.library, self.stored_probs()[0], vis)
+        if col is not None and not sense.scene:  # a colour word (or a word that is also one: orange)
             vis = np.maximum(vis, sense.colour_weight * col)
         if len(self._visual) >= 64:
             self._visual.pop(next(iter(self._visual)))
