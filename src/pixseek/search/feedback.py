@@ -171,13 +171,28 @@ class Feedback:
         if mean.shape != (d,) or matrix.ndim != 2 or matrix.shape[0] != d:
             raise FeedbackError(f"projection: expected mean ({d},) and matrix ({d}, k), got {mean.shape} and "
                                 f"{matrix.shape}")
-        y = (x - mean) @ matrix  # the rows in the copy-detection space, before their normalisation
+        y = _project(x, mean, matrix)  # the rows in the copy-detection space, before their normalisation
         norms = np.maximum(np.linalg.norm(y, axis=1), 1e-12)
         u = _ridge(y / norms[:, None], nq, na, nb, self.ridge, self.mix)
         # the score <p(v), u> with p(v) = (v - mean) @ matrix / |...| is linear in v once |...| is taken as
         # the marks' typical norm: v @ (matrix @ u) / scale, minus a constant (the mean) that no order sees
         w = v + self.copy_weight * (matrix @ u) / np.float32(np.median(norms))
         return Refined(_unit(w.astype(np.float32)), self.method)
+
+
+ONE_THREAD_MNK = 65536 * 4  # OpenBLAS multiplies (m x k) @ (k x n) on one thread up to m * n * k = this
+
+
+def _project(x: np.ndarray, mean: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(x - mean) @ matrix, in column blocks that OpenBLAS runs on one thread. As one (21 x 1280) @
+    (1280 x 256) product it is threaded, and its threads stalled behind FAISS's and other processes' on a
+    busy 2-core machine: a 0.2 ms product took 30-110 ms (median) in bench/feedback.py; in blocks it
+    takes ~0.5 ms, always (bench/RESULTS.md, issue 18)."""
+    x = x - mean
+    step = max(1, ONE_THREAD_MNK // max(x.shape[0] * x.shape[1], 1))
+    if step >= matrix.shape[1]:
+        return x @ matrix
+    return np.concatenate([x @ matrix[:, j:j + step] for j in range(0, matrix.shape[1], step)], axis=1)
 
 
 def _ridge(x: np.ndarray, nq: int, na: int, nb: int, ridge: float, mix: float) -> np.ndarray:
