@@ -1,6 +1,6 @@
 """Relevance feedback with a simulated user, and query expansion without clicks; same run, ratios.
 
-    make bench-deps && .venv/bin/python bench/feedback.py [--seeds 0 1] [--classes 400]
+    make bench-deps && .venv/bin/python bench/feedback.py [--seeds 0 1] [--classes 400] [--libraries] [--timing-only]
 
 Dev sets (bench/feedback_data.py, embedded once with the shipped encoder): emoji cross-vendor (400
 emoji drawn by 4 vendors, relevant = the same emoji by another vendor) and photos (bench/datasets/
@@ -12,10 +12,14 @@ and their crops to nothing).
    hits of round 1 and adds up to 3 + 3 marks. mAP on the RESIDUAL collection (all marks so far
    removed from both rankings; queries with no relevant item left are skipped), plain vs refined,
    Rocchio vs ridge (with and without the background centroid: the mean of 256 random collection
-   vectors), same marks.
+   vectors) vs ridge+copy (the default: ridge also in the shipped copy-detection projection space),
+   same marks.
 2. Time of a refined search (fit + FAISS flat search) vs a plain one (FAISS flat search of the same
    query), 20 marks (10 + 10), the dev set's real collection size and the whole emoji set (7,408),
-   single query, median of 200, interleaved.
+   single query, median of 200, interleaved. End to end (``--libraries``): ``Library.query(v, like=,
+   unlike=)`` vs ``Library.query(v)`` on real libraries opened through ``pixseek.open`` (so with the
+   shipped projection), one built from the photo dev folder of the first seed and one from the whole
+   emoji folder (7,408 images; indexed once, kept under bench/data/feedback/), 6 and 20 marks.
 3. Query expansion (alpha-QE, DBA, both) vs the plain query: half the collection is the database, the
    other half the queries (no query is in the database, so DBA cannot see it), mAP; and the cost.
 """
@@ -30,7 +34,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.datasets import DATA_ROOT, photos  # noqa: E402
 from bench.feedback_data import dev_sets, emoji_set  # noqa: E402
+from pixseek.compare.projection import load_projection  # noqa: E402
+from pixseek.encoders import create_encoder  # noqa: E402
 from pixseek.index.flat import FlatIndex  # noqa: E402
 from pixseek.search.feedback import Feedback, alpha_qe, dba  # noqa: E402
 
@@ -43,8 +50,8 @@ class NoBackground:
     def __init__(self, fb: Feedback):
         self.fb = fb
 
-    def fit(self, query, like, unlike, background):
-        return self.fb.fit(query, like, unlike)
+    def fit(self, query, like, unlike, background, projection=None):
+        return self.fb.fit(query, like, unlike, projection=projection)
 
 
 def average_precision(scores: np.ndarray, relevant: np.ndarray) -> float:
@@ -62,7 +69,7 @@ def marks_from(scores: np.ndarray, relevant: np.ndarray, open_: np.ndarray) -> t
 
 
 def simulate(x: np.ndarray, labels: np.ndarray, queries: np.ndarray, methods: dict[str, Feedback],
-             seed: int) -> dict:
+             seed: int, projection=None) -> dict:
     """Per round and method: (mAP plain, mAP refined) on the residual collection, and the query count."""
     rng = np.random.default_rng(seed)
     out = {(r, m): [[], []] for r in (1, 2) for m in methods}
@@ -84,7 +91,7 @@ def simulate(x: np.ndarray, labels: np.ndarray, queries: np.ndarray, methods: di
                     like, unlike = like + l2, unlike + u2
                 opn = open_.copy()
                 opn[like + unlike] = False
-                s = fb.fit(x[qi], x[like], x[unlike], bg).score(x)
+                s = fb.fit(x[qi], x[like], x[unlike], bg, projection=projection).score(x)
                 res = opn & np.isfinite(s0)
                 if relevant[res].any():
                     out[(rnd, name)][0].append(average_precision(s0[res], relevant[res]))
@@ -93,7 +100,8 @@ def simulate(x: np.ndarray, labels: np.ndarray, queries: np.ndarray, methods: di
     return {k: (float(np.mean(a)), float(np.mean(b)), len(a)) for k, (a, b) in out.items()}
 
 
-def timing(x: np.ndarray, methods: dict[str, Feedback], seed: int, n_queries: int = 200, k: int = 10) -> dict:
+def timing(x: np.ndarray, methods: dict[str, Feedback], seed: int, n_queries: int = 200, k: int = 10,
+           projection=None) -> dict:
     """Median seconds: plain flat search vs fit + flat search, 10 like + 10 unlike marks."""
     rng = np.random.default_rng(seed)
     index = FlatIndex(x.shape[1])
@@ -109,7 +117,7 @@ def timing(x: np.ndarray, methods: dict[str, Feedback], seed: int, n_queries: in
             if name == "plain":
                 index.search(x[qi][None], k)
             else:
-                refined = methods[name].fit(x[qi], x[marks[:10]], x[marks[10:]], bg)
+                refined = methods[name].fit(x[qi], x[marks[:10]], x[marks[10:]], bg, projection=projection)
                 _, ids = index.search(refined.query[None], k)
                 refined.score(x[ids[0]])
             out[name].append(time.perf_counter() - t0)
@@ -159,24 +167,56 @@ def expansion(x: np.ndarray, labels: np.ndarray, seed: int, n: int = 10, alpha: 
     return res
 
 
+def library_timing(folder: Path, db: Path, seed: int, n_queries: int = 100, k: int = 10) -> dict:
+    """Median seconds of ``Library.query`` plain vs with 3 + 3 and 10 + 10 marks, end to end (refine:
+    mark checks, the marked vectors from the catalog, the fit; the index search; hits with stacks)."""
+    import pixseek
+
+    with pixseek.open(db) as lib:
+        lib.ingest(folder)
+    with pixseek.open(db) as lib:
+        ids = lib.item_ids()
+        rng = np.random.default_rng(seed)
+        out = {"plain": [], "6 marks": [], "20 marks": []}
+        for qi in rng.choice(ids, min(n_queries, len(ids)), replace=False):
+            v = lib.vectors([int(qi)])
+            marks = [int(i) for i in rng.choice(ids[ids != qi], 20, replace=False)]
+            for name, (like, unlike) in {"plain": ((), ()), "6 marks": (marks[:3], marks[3:6]),
+                                         "20 marks": (marks[:10], marks[10:])}.items():
+                t0 = time.perf_counter()
+                lib.query(v, k, like=like, unlike=unlike)
+                out[name].append(time.perf_counter() - t0)
+        return {"items": len(ids), "projection": lib._feedback_projection is not None} | {
+            m: float(np.median(t)) for m, t in out.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--classes", type=int, default=400)
+    ap.add_argument("--libraries", action="store_true", help="also time Library.query end to end")
+    ap.add_argument("--timing-only", action="store_true", help="only the timings (no simulated user, no expansion)")
     a = ap.parse_args()
+    projection = load_projection(create_encoder().model_id)  # the encoder bench/feedback_data.py embeds with
+    projection = (projection.mean, projection.matrix)
     methods = {"rocchio": Feedback("rocchio"), "ridge": Feedback("ridge"),
-               "ridge-nobg": NoBackground(Feedback("ridge"))}
+               "ridge-nobg": NoBackground(Feedback("ridge")), "ridge+copy": Feedback("ridge+copy")}
     for seed in a.seeds:
         for name, (x, labels, queries) in dev_sets(seed, a.classes).items():
             print(f"\n== {name}, seed {seed}: {len(x)} vectors, {len(queries)} queries, dim {x.shape[1]}", flush=True)
+            if a.timing_only:
+                t = timing(x, methods, seed, projection=projection)
+                print(f"time, 20 marks, median: plain {t['plain'] * 1e3:.3f} ms; " + "; ".join(
+                    f"{m} {t[m] * 1e3:.3f} ms ({t[m] / t['plain']:.2f}x)" for m in methods))
+                continue
             t0 = time.perf_counter()
-            sim = simulate(x, labels, queries, methods, seed)
+            sim = simulate(x, labels, queries, methods, seed, projection)
             print(f"residual mAP (simulate: {time.perf_counter() - t0:.0f} s)")
             print(f"{'round':6} {'method':10} {'queries':>7} {'plain':>7} {'refined':>7} {'gain':>7} "
                   f"{'gap closed':>10}")
             for (rnd, m), (p, r, nq) in sim.items():
                 print(f"{rnd:<6} {m:10} {nq:7d} {p:7.4f} {r:7.4f} {r / p - 1:+7.1%} {(r - p) / (1 - p):10.1%}")
-            t = timing(x, methods, seed)
+            t = timing(x, methods, seed, projection=projection)
             print("time, 20 marks, flat index of the whole collection, median: plain "
                   f"{t['plain'] * 1e3:.3f} ms; " + "; ".join(
                       f"{m} {t[m] * 1e3:.3f} ms ({t[m] / t['plain']:.2f}x)" for m in methods))
@@ -186,9 +226,20 @@ def main() -> None:
                     f"{k} {e[k]:.4f}" for k in ("plain", "alpha-QE", "DBA", "DBA + alpha-QE"))
                     + f"; alpha-QE query time {e['qe_time_ratio']:.2f}x plain; DBA {e['dba_seconds']:.2f} s once")
     x = emoji_set(None)[0]
-    t = timing(x, methods, 0)
+    t = timing(x, methods, 0, projection=projection)
     print(f"\ntime on the whole emoji set ({len(x)} vectors), 20 marks, median: plain {t['plain'] * 1e3:.3f} ms; "
           + "; ".join(f"{m} {t[m] * 1e3:.3f} ms ({t[m] / t['plain']:.2f}x)" for m in methods))
+    if a.libraries:
+        photos.build("dev", a.seeds[0])
+        for name, folder in [(f"photos dev s{a.seeds[0]}", DATA_ROOT / f"copydet-dev-s{a.seeds[0]}"),
+                             ("emoji, all", DATA_ROOT / "emoji")]:
+            db = DATA_ROOT / "feedback" / f"lib-{folder.name}.db"
+            t0 = time.perf_counter()
+            t = library_timing(folder, db, a.seeds[0])
+            print(f"Library.query end to end, {name} ({t['items']} items, projection {t['projection']}; "
+                  f"ingest/open {time.perf_counter() - t0:.0f} s), median of 100: plain {t['plain'] * 1e3:.2f} ms; "
+                  + "; ".join(f"{m} {t[m] * 1e3:.2f} ms ({t[m] / t['plain']:.2f}x)" for m in ("6 marks", "20 marks")),
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,19 @@
 """Relevance feedback and query expansion on real images with the real encoder (samples/gallery)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image, ImageEnhance, ImageOps
 
 import pixseek
+from pixseek.api import ApiSettings, create_app
 from pixseek.errors import FeedbackError
 from pixseek.index.flat import FlatIndex
 from pixseek.search.feedback import MAX_MARKS, Feedback, Refined, alpha_qe, dba, validate_marks
+from pixseek.wiring import feedback_projection
 
 pytestmark = pytest.mark.integration
 
@@ -22,20 +27,29 @@ def _copies(im: Image.Image) -> list[Image.Image]:
 
 
 @pytest.fixture(scope="module")
-def collection(gallery, tmp_path_factory):
-    """(vectors, names): the 22 gallery images plus 3 edited copies each of 4 of them ("coffee~0" ...)."""
+def copies_dir(gallery, tmp_path_factory):
+    """A folder of 3 edited copies each of 4 gallery images ("coffee~0.jpg" ...)."""
     out = tmp_path_factory.mktemp("fb")
-    paths = sorted(gallery.iterdir())
-    names = [p.stem for p in paths]
     for stem in EDITED:
-        src = next(p for p in paths if p.stem == stem)
-        with Image.open(src) as im:
+        with Image.open(next(p for p in gallery.iterdir() if p.stem == stem)) as im:
             for j, c in enumerate(_copies(im.convert("RGB"))):
-                f = out / f"{stem}~{j}.jpg"
-                c.save(f, quality=90)
-                paths.append(f)
-                names.append(f"{stem}~{j}")
-    return pixseek.encode(paths), names
+                c.save(out / f"{stem}~{j}.jpg", quality=90)
+    return out
+
+
+@pytest.fixture(scope="module")
+def collection(gallery, copies_dir):
+    """(vectors, names): the 22 gallery images plus 3 edited copies each of 4 of them ("coffee~0" ...)."""
+    paths = sorted(gallery.iterdir()) + sorted(copies_dir.iterdir())
+    return pixseek.encode(paths), [p.stem for p in paths]
+
+
+@pytest.fixture(scope="module")
+def projection():
+    """The copy-detection projection shipped for the default encoder, as the library gets it."""
+    p = feedback_projection(pixseek.encoders.create_encoder().model_id)
+    assert p is not None
+    return p
 
 
 def _ranks(scores: np.ndarray, names: list[str], excluded: set[str]) -> dict[str, int]:
@@ -83,6 +97,67 @@ def test_ridge_gives_the_liked_class_more_of_the_top_than_the_plain_query(collec
     excluded = {"chelsea~1", "chelsea~0", "astronaut"}
     after = _ranks(refined.score(x), names, excluded)
     assert after["chelsea"] <= 1 and after["chelsea~2"] <= 1, after
+
+
+@pytest.mark.parametrize("liked", ["coffee~1", "chelsea~2", "rocket~2"])
+def test_ridge_copy_pulls_the_liked_copys_siblings_to_the_top(collection, projection, liked):
+    """Query an unrelated picture, like one edited copy: the original and the other copies, far down
+    the plain ranking, become the top 3 of what is left; the projection changes the refined query."""
+    x, names = collection
+    at = {n: i for i, n in enumerate(names)}
+    stem = liked.split("~")[0]
+    siblings = [n for n in names if n.split("~")[0] == stem and n != liked]
+    excluded = {"moon", liked}
+    before = _ranks(x @ x[at["moon"]], names, excluded)
+    refined = Feedback().fit(x[at["moon"]], x[[at[liked]]], (), x, projection=projection)
+    after = _ranks(refined.score(x), names, excluded)
+    assert refined.method == "ridge+copy" and abs(np.linalg.norm(refined.query) - 1) < 1e-5
+    assert min(before[n] for n in siblings) >= 5, before  # the plain query does not find them
+    assert sorted(after[n] for n in siblings) == [0, 1, 2], after
+    # the copy-detection part is really there: without it (weight 0, or no projection) it is "ridge"
+    plain_ridge = Feedback("ridge").fit(x[at["moon"]], x[[at[liked]]], (), x)
+    no_copy = Feedback(copy_weight=0).fit(x[at["moon"]], x[[at[liked]]], (), x, projection=projection)
+    no_proj = Feedback().fit(x[at["moon"]], x[[at[liked]]], (), x)
+    assert no_copy.method == no_proj.method == "ridge"
+    assert np.allclose(no_copy.query, plain_ridge.query) and np.allclose(no_proj.query, plain_ridge.query)
+    assert float(refined.query @ plain_ridge.query) < 0.999
+    more = Feedback(copy_weight=2.0).fit(x[at["moon"]], x[[at[liked]]], (), x, projection=projection)
+    assert float(more.query @ plain_ridge.query) < float(refined.query @ plain_ridge.query)
+    with pytest.raises(FeedbackError, match="projection"):
+        Feedback().fit(x[0], x[[1]], (), projection=(projection[0][:10], projection[1]))
+
+
+@pytest.fixture(scope="module")
+def copies_library(gallery, copies_dir, tmp_path_factory):
+    """A real library (pixseek.open: the front-ends' wiring) of the gallery plus the edited copies."""
+    lib = pixseek.open(tmp_path_factory.mktemp("fblib") / "lib.db")
+    report = lib.ingest(sorted(gallery.iterdir()) + sorted(copies_dir.iterdir()))
+    assert not report.errors, report.to_dict()
+    yield lib
+    lib.close()
+
+
+def test_library_and_api_refine_with_the_shipped_projection(copies_library, projection, gallery):
+    """The library the front-ends open refines with "ridge+copy" and the shipped projection, and
+    ``POST /api/search/image`` with ``like`` ranks the liked copy's siblings above where the plain
+    search put them."""
+    lib = copies_library
+    id_of = {Path(it.path).stem: it.id for it in lib.items()}
+    q, liked = lib.vectors([id_of["moon"]]), id_of["coffee~1"]
+    expected = Feedback().fit(q[0], lib.vectors([liked]), (), projection=projection).query
+    assert np.allclose(lib.refine(q, [liked])[0], expected, atol=1e-6)
+    assert not np.allclose(lib.refine(q, [liked])[0], Feedback("ridge").fit(q[0], lib.vectors([liked])).query, atol=1e-3)
+    siblings = {id_of[n] for n in ("coffee", "coffee~0", "coffee~2")}
+    with TestClient(create_app(lib, ApiSettings())) as client:
+        def ranks(**data):
+            with open(gallery / "moon.jpg", "rb") as fh:
+                r = client.post("/api/search/image", files={"file": ("moon.jpg", fh, "image/jpeg")}, data=data,
+                                params={"k": 30, "stack": "false"})
+            assert r.status_code == 200, r.text
+            ids = [h["id"] for h in r.json()["hits"] if h["id"] not in (id_of["moon"], liked)]
+            return {i: ids.index(i) if i in ids else 99 for i in siblings}
+        before, after = ranks(), ranks(like=str(liked))
+    assert all(after[i] < before[i] for i in siblings) and sorted(after.values()) == [0, 1, 2], (before, after)
 
 
 def test_no_marks_is_the_plain_query(collection):

@@ -5,7 +5,8 @@ fetches the vectors of the query and of the marked items, and searches the index
 query::
 
     like, unlike = validate_marks(like_ids, unlike_ids, known_ids)   # FeedbackError -> a 4xx answer
-    refined = Feedback().fit(query_vecs, like_vecs, unlike_vecs, background)  # (m,d) (a,d) (b,d) (1,d)|(n,d)|()
+    refined = Feedback().fit(query_vecs, like_vecs, unlike_vecs, background,  # (m,d) (a,d) (b,d) (1,d)|(n,d)|()
+                             projection=(mean, matrix))  # optional: the encoder's copy-detection projection
     scores, ids = index.search(refined.query[None], k)   # the refined order: one search, no re-rank
 
 ``background`` is optional: the mean of the collection's vectors (one row, kept by the caller) or a
@@ -16,7 +17,7 @@ The liked items themselves come back near the top; whether to show them is the c
 Methods (bench/feedback.py measures them against each other, same run):
 
 - ``"rocchio"``: q' = alpha q + beta mean(like) - gamma mean(unlike), the SMART weights 1, 0.75, 0.15.
-- ``"ridge"`` (the default): a least-squares linear classifier (LS-SVM; ridge regression on +1/-1
+- ``"ridge"``: a least-squares linear classifier (LS-SVM; ridge regression on +1/-1
   targets) fitted on the marks: the query and the liked items +1, the unliked items and the centroid of
   the background (a sample of the collection) -1. Solved in the dual, so it costs a (m x m) system for
   m marks, not (d x d): ~0.1 ms for 20 marks. Its unit weight vector is added to a unit Rocchio query
@@ -25,6 +26,15 @@ Methods (bench/feedback.py measures them against each other, same run):
   still ONE vector, so the refined search is one index search (a linear score; the bias does not
   change the order). A liblinear SVM (scikit-learn ``LinearSVC``) on the marks plus 256 sampled
   negatives, exemplar-SVM style, measured no better on the tuning sets and took ~30 ms to fit.
+- ``"ridge+copy"`` (the default): ``"ridge"`` plus the same classifier fitted in a second, linear space,
+  ``projection=(mean, matrix)``: p(v) = normalise((v - mean) @ matrix), the copy-detection projection
+  shipped for the encoder (``pixseek.compare.projection``; learned whitening, where an edited copy is
+  closer to its original than in the raw space). The projected classifier u scores p(v) . u; with the
+  norm |(v - mean) @ matrix| taken as one constant (the median over the fitted rows), that is linear
+  in v: v . (matrix @ u) / norm minus a constant, so it maps back to ONE raw-space vector, added with weight ``copy_weight``: the
+  refined search stays one index search of the stored (raw) vectors. Without a projection it is
+  ``"ridge"`` (and says so in :attr:`Refined.method`). On the photo dev set it closes 70-79 % of the
+  residual gap after one round where ``"ridge"`` closes 63-68 %; emoji about unchanged.
 
 Query expansion (no clicks): :func:`alpha_qe` (alpha-weighted average query expansion, Radenovic et al.
 2018) and :func:`dba` (database-side augmentation, the same average applied to every stored vector).
@@ -38,7 +48,7 @@ import numpy as np
 
 from pixseek.errors import FeedbackError
 
-METHODS = ("rocchio", "ridge")
+METHODS = ("rocchio", "ridge", "ridge+copy")
 MAX_MARKS = 20
 
 
@@ -111,25 +121,27 @@ class Feedback:
 
     ``alpha``/``beta``/``gamma``: the Rocchio weights (query, mean of likes, mean of unlikes) of
     ``"rocchio"``; ``"ridge"`` uses 1, 1, 0.5 for its Rocchio part. ``ridge``: the regulariser of the
-    least-squares classifier; ``mix``: the weight of its unit normal added to the unit Rocchio query.
-    Defaults tuned on bench/feedback.py's tuning sets (photos "cal" split, emoji seed 2), not on the
+    least-squares classifier; ``mix``: the weight of its unit normal added to the unit Rocchio query;
+    ``copy_weight``: the weight of the ``"ridge+copy"`` part fitted in the ``projection`` space. Defaults tuned on bench/feedback.py's tuning sets (photos "cal" split, emoji seed 2), not on the
     sets it reports."""
 
-    method: str = "ridge"
+    method: str = "ridge+copy"
     alpha: float = 1.0
     beta: float = 0.75
     gamma: float = 0.15
     ridge: float = 0.1
     mix: float = 1.0
+    copy_weight: float = 0.5
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise FeedbackError(f"unknown feedback method '{self.method}'; known: {', '.join(METHODS)}")
 
-    def fit(self, query, like=(), unlike=(), background=()) -> Refined:
+    def fit(self, query, like=(), unlike=(), background=(), projection=None) -> Refined:
         """query (m, d) or (d,): the query vector(s) (image and/or text; averaged); like (a, d), unlike
         (b, d): the marked items' vectors; background (n, d): a sample of the collection (only its mean
-        is used, by ``"ridge"``) or, cheaper, that mean precomputed as one row.
+        is used, by ``"ridge"``) or, cheaper, that mean precomputed as one row; projection (mean (d,),
+        matrix (d, k)): the second space of ``"ridge+copy"`` (ignored by the other methods).
 
         With no marks the answer is the (averaged, unit) query itself."""
         query = _rows(query, None, "query")
@@ -151,20 +163,53 @@ class Feedback:
         parts += [like, unlike]
         if len(background):
             parts.append(background.mean(0, keepdims=True) if len(background) > 1 else background)
-        x = np.concatenate(parts)  # every refined query is a combination x.T @ c of these rows
-        alpha, beta, gamma = 1.0, 1.0, 0.5  # the Rocchio part of "ridge"
-        c = np.zeros(len(x), np.float64)
-        c[:nq] = alpha
-        c[nq:nq + na] = beta / max(na, 1)
-        c[nq + na:nq + na + nb] = -gamma / max(nb, 1)
-        gram = (x @ x.T).astype(np.float64)
-        # the least-squares classifier in the dual: w = x.T @ (gram + ridge I)^-1 y
-        y = -np.ones(len(x))
-        y[:nq + na] = 1.0
-        a = np.linalg.solve(gram + self.ridge * np.eye(len(x)), y)
-        c = c / np.sqrt(max(c @ gram @ c, 1e-24)) + self.mix * a / np.sqrt(max(a @ gram @ a, 1e-24))
-        v = (c @ x).astype(np.float32) / np.float32(np.sqrt(max(c @ gram @ c, 1e-24)))
-        return Refined(v, self.method)
+        x = np.concatenate(parts)  # every refined query is a combination of these rows
+        v = _ridge(x, nq, na, nb, self.ridge, self.mix)
+        if self.method == "ridge" or projection is None or self.copy_weight == 0:
+            return Refined(v, "ridge")
+        mean, matrix = (np.asarray(a, np.float32) for a in projection)
+        if mean.shape != (d,) or matrix.ndim != 2 or matrix.shape[0] != d:
+            raise FeedbackError(f"projection: expected mean ({d},) and matrix ({d}, k), got {mean.shape} and "
+                                f"{matrix.shape}")
+        y = _project(x, mean, matrix)  # the rows in the copy-detection space, before their normalisation
+        norms = np.maximum(np.linalg.norm(y, axis=1), 1e-12)
+        u = _ridge(y / norms[:, None], nq, na, nb, self.ridge, self.mix)
+        # the score <p(v), u> with p(v) = (v - mean) @ matrix / |...| is linear in v once |...| is taken as
+        # the marks' typical norm: v @ (matrix @ u) / scale, minus a constant (the mean) that no order sees
+        w = v + self.copy_weight * (matrix @ u) / np.float32(np.median(norms))
+        return Refined(_unit(w.astype(np.float32)), self.method)
+
+
+ONE_THREAD_MNK = 65536 * 4  # OpenBLAS multiplies (m x k) @ (k x n) on one thread up to m * n * k = this
+
+
+def _project(x: np.ndarray, mean: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """(x - mean) @ matrix, in column blocks that OpenBLAS runs on one thread. As one (21 x 1280) @
+    (1280 x 256) product it is threaded, and its threads stalled behind FAISS's and other processes' on a
+    busy 2-core machine: a 0.2 ms product took 30-110 ms (median) in bench/feedback.py; in blocks it
+    takes ~0.5 ms, always (bench/RESULTS.md, issue 18)."""
+    x = x - mean
+    step = max(1, ONE_THREAD_MNK // max(x.shape[0] * x.shape[1], 1))
+    if step >= matrix.shape[1]:
+        return x @ matrix
+    return np.concatenate([x @ matrix[:, j:j + step] for j in range(0, matrix.shape[1], step)], axis=1)
+
+
+def _ridge(x: np.ndarray, nq: int, na: int, nb: int, ridge: float, mix: float) -> np.ndarray:
+    """The unit "ridge" query for rows ``x`` = [query (nq <= 1), like (na), unlike (nb), background]: a
+    unit Rocchio query (1, 1, 0.5) plus ``mix`` times the unit normal of the least-squares classifier
+    (query and likes +1, the rest -1), solved in the dual: w = x.T @ (gram + ridge I)^-1 y."""
+    alpha, beta, gamma = 1.0, 1.0, 0.5  # the Rocchio part of "ridge"
+    c = np.zeros(len(x), np.float64)
+    c[:nq] = alpha
+    c[nq:nq + na] = beta / max(na, 1)
+    c[nq + na:nq + na + nb] = -gamma / max(nb, 1)
+    gram = (x @ x.T).astype(np.float64)
+    y = -np.ones(len(x))
+    y[:nq + na] = 1.0
+    a = np.linalg.solve(gram + ridge * np.eye(len(x)), y)
+    c = c / np.sqrt(max(c @ gram @ c, 1e-24)) + mix * a / np.sqrt(max(a @ gram @ a, 1e-24))
+    return (c @ x).astype(np.float32) / np.float32(np.sqrt(max(c @ gram @ c, 1e-24)))
 
 
 # -- query expansion without clicks ---------------------------------------------------------------

@@ -90,13 +90,15 @@ class Library:
                  index_params: dict | None = None, batch_size: int = 32, *,
                  extras: Sequence[Callable[["Library"], Extra | None]] = (),
                  readonly: bool = False, tag_policy: TagPolicy = DEFAULT_TAGS,
-                 relevance_floor: float | None = None):
+                 relevance_floor: float | None = None,
+                 feedback_projection: tuple[np.ndarray, np.ndarray] | None = None):
         self.catalog = catalog
         self.encoder = encoder
         self.batch_size = batch_size
         self.readonly = readonly
         self.tag_policy = tag_policy
         self.relevance_floor = relevance_floor
+        self._feedback_projection = feedback_projection  # (mean, matrix): the encoder's copy-detection space
         self.layout = LibraryLayout.of(catalog.path)
         self.writer = WriterLock(self.layout.lock)
         self.requested_kind = index_kind
@@ -458,7 +460,8 @@ class Library:
 
     def refine(self, vectors: np.ndarray, like: Sequence[int] = (), unlike: Sequence[int] = ()) -> np.ndarray:
         """Relevance feedback: each query row moved towards the ``like`` items and away from the
-        ``unlike`` ones (:class:`~pixseek.search.feedback.Feedback`, ridge on the marks + Rocchio).
+        ``unlike`` ones (:class:`~pixseek.search.feedback.Feedback`: ridge on the marks + Rocchio, plus the
+        same ridge in the ``feedback_projection`` space when the library was given one).
         Marks are checked (:class:`~pixseek.errors.FeedbackError` for unknown ids, too many, both
         ways) and never stored."""
         ids = [*like, *unlike]
@@ -466,7 +469,8 @@ class Library:
         like, unlike = validate_marks(like, unlike, known)
         marked = self.vectors([*like, *unlike])
         fb = Feedback()
-        rows = [fb.fit(q, marked[:len(like)], marked[len(like):]).query for q in np.atleast_2d(vectors)]
+        rows = [fb.fit(q, marked[:len(like)], marked[len(like):], projection=self._feedback_projection).query
+                for q in np.atleast_2d(vectors)]
         return np.stack(rows).astype(np.float32)
 
     def query(self, vectors: np.ndarray, k: int = 10, filter: Filter | None = None, *,  # noqa: A002

@@ -17,6 +17,7 @@ from pixseek.search.pipeline import batched, decode_stream
 from pixseek.store import Catalog
 
 ExtraFactory = Callable[[Library], Extra | None]
+ProjectionFactory = Callable[[str], tuple[np.ndarray, np.ndarray] | None]
 
 
 def default_db_path() -> Path:
@@ -35,7 +36,8 @@ def encoder_for_catalog(catalog: Catalog, model: str | os.PathLike | None) -> En
 def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike | None = None,
                  index: str | None = None, index_params: dict | None = None, batch_size: int = 32,
                  backend: str | None = None, regions: bool | None = None, *, readonly: bool = False,
-                 extras: Mapping[str, ExtraFactory] | None = None) -> Library:
+                 extras: Mapping[str, ExtraFactory] | None = None,
+                 feedback_projection: ProjectionFactory | None = None) -> Library:
     """Open (or create) the library at ``db``.
 
     ``model``: encoder name or trained-model path; default: the one the catalog was built with,
@@ -49,7 +51,10 @@ def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike |
     ``readonly``: for commands that only read: a missing catalog is an error (never created), an
     empty one too, nothing is written (no settings, no index file). ``extras``: per-batch indexing
     extras of feature modules by catalog flag (``{"regions": factory}``; :func:`pixseek.wiring.open_library`
-    passes them), each enabled when the catalog's flag is on.
+    passes them), each enabled when the catalog's flag is on. ``feedback_projection``: encoder model id ->
+    ``(mean, matrix)`` of a linear space relevance feedback also fits its classifier in (the encoder's
+    copy-detection projection; :func:`pixseek.wiring.open_library` passes it), or None; called once the
+    encoder is known.
     """
     catalog = Catalog(db or default_db_path(), create=not readonly)
     try:
@@ -81,7 +86,8 @@ def open_library(db: str | os.PathLike | None = None, model: str | os.PathLike |
                 catalog.set_meta("regions", "1" if regions else "0")
         factories = [f for flag, f in (extras or {}).items() if catalog.get_meta(flag) == "1"]
         library = Library(catalog, encoder, index_kind=kind, index_params=index_params, batch_size=batch_size,
-                          extras=factories, readonly=readonly, relevance_floor=relevance_floor(encoder.model_id))
+                          extras=factories, readonly=readonly, relevance_floor=relevance_floor(encoder.model_id),
+                          feedback_projection=feedback_projection(encoder.model_id) if feedback_projection else None)
         if not readonly:
             backends.sync_with_catalog(library)
         return library
