@@ -43,6 +43,45 @@ def gallery_copy(tmp_path) -> Path:
     return dst
 
 
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (`make browser`), driven by Playwright; never `playwright install`
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def in_ci() -> bool:
+    """CI=true (CI's runner sets it): what a developer's machine may skip, CI must run."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def require_browser() -> None:
+    """Skip (with the reason) when Chromium or Playwright is missing here; fail on CI, which installs both."""
+    missing = None
+    if not Path(CHROMIUM).exists():
+        missing = f"{CHROMIUM} missing: `make browser` installs the Debian package chromium (as root)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "playwright missing: pip install -e '.[test]' (or `make setup`)"
+    if missing is None:
+        return
+    if in_ci():
+        pytest.fail(f"{missing}; CI runs `make test`, which installs it", pytrace=False)
+    pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The one headless Chromium of the run, shared by every browser test (each opens its own context)."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 TIERS = ("unit", "integration", "system")
 # Tests in an integration file that run a real uvicorn server, a browser or another process's server.
 SYSTEM_TESTS = {
