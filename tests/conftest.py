@@ -9,6 +9,11 @@ tier of every test is declared here or at the top of its file. ``make test-fast`
 from __future__ import annotations
 
 import os
+
+# Before numpy loads (here and in every CLI subprocess the tests start): OpenBLAS on one thread. The suite's
+# BLAS work is small, and a 2-thread OpenBLAS spins when the other core is busy: on the shared 2-core machine
+# the eigh of a 1280 x 1280 covariance (pca_init, every embedding training) took 10.7 s instead of 0.3 s.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import shutil
 import subprocess
 import sys
@@ -83,13 +88,16 @@ def browser():
 
 
 TIERS = ("unit", "integration", "system")
-# Tests in an integration file that run a real uvicorn server, a browser or another process's server.
+# Tests in an integration file that run a real uvicorn server, a browser or another process's server, or
+# a heavy end-to-end run whose behaviour a lighter test in the same file covers.
 SYSTEM_TESTS = {
     "test_api.py::test_traversal_and_symlink_escapes_are_refused",  # live uvicorn (raw request targets)
     "test_api.py::test_searches_run_while_writes_happen",  # live uvicorn, concurrent clients
     "test_api.py::test_serve_command_end_to_end",  # `pixseek serve` in a subprocess
     "test_video.py::test_web_page_shows_video_frame_and_plays_from_its_time",  # uvicorn + Chromium
     "test_store.py::test_kill_9_during_index_then_resume",  # indexer SIGKILLed at fault points, then resumed
+    # heavy end to end, covered in the fast tier by a lighter test named in its docstring:
+    "test_train.py::test_cli_train_eval_and_tag_train_round_trip",  # two training processes (train, tag-train)
 }
 
 
