@@ -46,7 +46,8 @@ test: setup browser
 	$(PY) -m pytest -q --durations=10
 
 # Unit + integration only (no servers, browser, Milvus, Ray or subprocess kills): under 3 minutes on 2 cores,
-# in TEST_JOBS pytest-xdist workers, a whole file per worker (its module fixtures are built once).
+# in TEST_JOBS pytest-xdist workers, a whole file per worker (its module fixtures are built once);
+# TEST_JOBS=0 runs it in one process.
 TEST_JOBS ?= 2
 test-fast: setup
 	$(PY) -m pytest -q -m "not system" -n $(TEST_JOBS) --dist loadfile --durations=10
