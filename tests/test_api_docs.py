@@ -2,22 +2,16 @@
 real headless Chromium against a real uvicorn server, with every request that leaves 127.0.0.1 aborted."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import httpx
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from api_fixtures import indexed_copy, live_server
 
 pytestmark = pytest.mark.system
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -37,18 +31,6 @@ def test_docs_pages_reference_only_local_assets(server):
         for u in urls:
             r = httpx.get(server + u, timeout=10)
             assert r.status_code == 200 and len(r.content) > 1000, (page, u, r.status_code)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):  # CI runs `make test`, which installs it: a missing browser is a failure there
-            pytest.fail("Chromium missing although `make test` installs it")
-        pytest.skip("Chromium missing: `make test` installs the Debian package chromium (as root)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def offline_page(browser, server):

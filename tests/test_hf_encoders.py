@@ -11,6 +11,7 @@ image space, indexing and a text query through the real CLI, and the clear error
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -103,11 +104,19 @@ def test_dinov2_has_no_text_tower(tiny_repos):
         enc.encode_text(["a cat"])
 
 
-def test_missing_weights_offline_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))
-    with pytest.raises(EncoderUnavailableError, match="not in the Hugging Face cache"):
-        create_encoder("clip-vit-base-patch32", repo="openai/clip-vit-base-patch32")
+def test_missing_weights_offline_is_a_clear_error(tmp_path):
+    # in a fresh process: huggingface_hub reads HF_HUB_OFFLINE and HF_HOME once, at import, and this one has
+    # imported it already (set here, they went unseen: the test waited 20 s on network retries, and looked
+    # in the user's real cache)
+    code = ("from pixseek.encoders import create_encoder\n"
+            "from pixseek.errors import EncoderUnavailableError\n"
+            "try:\n    create_encoder('clip-vit-base-patch32', repo='openai/clip-vit-base-patch32')\n"
+            "except EncoderUnavailableError as exc:\n    print(exc)\n"
+            "else:\n    raise SystemExit('no error')\n")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty_hf_home")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "openai/clip-vit-base-patch32: not in the Hugging Face cache (HF_HUB_OFFLINE=1)" in proc.stdout
 
 
 def test_cli_index_and_text_query_go_through_the_text_tower(tiny_repos, tmp_path):

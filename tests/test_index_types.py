@@ -59,6 +59,22 @@ def build(name, x, ids, **extra):
     return index
 
 
+@pytest.fixture(scope="module")
+def built(data, tmp_path_factory):
+    """``built(name)``: the index of ``name`` over all of ``data``, trained once per module (OPQ training is
+    most of this file's time) and saved; every test gets its own copy, loaded from that file."""
+    x, ids, _ = data
+    folder = tmp_path_factory.mktemp("built")
+
+    def get(name):
+        path = folder / name
+        if not path.exists():
+            build(name, x, ids).save(path)
+        return load_index(path, CONFIGS[name][0])
+
+    return get
+
+
 def recall(got, want):
     return float(np.mean([len(set(a) & set(b) - {-1}) / want.shape[1] for a, b in zip(got, want)]))
 
@@ -68,9 +84,9 @@ def test_all_kinds_are_registered():
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_planted_duplicates_recall_and_round_trip(name, data, exact, tmp_path):
+def test_planted_duplicates_recall_and_round_trip(name, data, exact, built, tmp_path):
     x, ids, q = data
-    index = build(name, x, ids)
+    index = built(name)
     _, want = exact.search(q, 10)
     scores, got = index.search(q, 10)
     assert (got[:, 0] == ids[:100]).all(), f"{name} missed a planted duplicate"
@@ -83,9 +99,9 @@ def test_planted_duplicates_recall_and_round_trip(name, data, exact, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_delete_then_add_stays_consistent(name, data, exact, tmp_path):
+def test_delete_then_add_stays_consistent(name, data, built, tmp_path):
     x, ids, q = data
-    index = build(name, x, ids)
+    index = built(name)
     gone = ids[:50]
     assert index.remove(gone) == 50
     assert index.remove(gone) == 0  # already gone
@@ -123,7 +139,7 @@ def test_hnsw_compacts_in_the_background_while_writes_continue(data):
 
 def test_compressed_index_refits_when_it_outgrows_its_training_set(data, exact):
     x, ids, q = data
-    index = create_index("ivfpq", DIM, m=16)
+    index = create_index("ivfpq", DIM, m=16, opq=False)  # the re-fit is the same with OPQ, which costs 5x to train
     index.refit_min = 1000
     index.train(x[:800])  # a library that started small: 20 lists for 800 vectors
     lists_before = index.lists
@@ -179,7 +195,7 @@ def test_a_spec_string_builds_the_index_and_the_saved_file_says_what_it_is(spec,
     assert index.kind == kind and normalize_spec(index.spec) == index.spec
     assert all(index.params[index.aliases.get(k, k)] == v for k, v in params.items())
     if not index.is_trained:
-        index.train(x)
+        index.train(x[:2000])  # enough for 32 lists; the recall of each kind is tested above
     index.add(x, ids)
     index.save(tmp_path / "i")
     with open(tmp_path / "i", "rb") as fh:
@@ -192,9 +208,9 @@ def test_a_spec_string_builds_the_index_and_the_saved_file_says_what_it_is(spec,
     assert index_factory(index.spec, DIM).params == index.params  # the canonical spec builds the same index
 
 
-def test_set_params_is_the_one_way_to_change_search_parameters(data):
+def test_set_params_is_the_one_way_to_change_search_parameters(data, built):
     x, ids, q = data
-    index = build("hnsw", x, ids)
+    index = built("hnsw")
     index.set_params(ef=16)  # alias of ef_search
     assert index.ef_search == 16 and "ef_search=16" in index.spec
     narrow = index.search(q, 10)[1]
@@ -207,7 +223,7 @@ def test_set_params_is_the_one_way_to_change_search_parameters(data):
         index.set_params(nprobe=3)
     with pytest.raises(IndexSpecError, match="unknown parameter .ef. for flat"):
         create_index("flat", DIM).set_params(ef=3)
-    ivf = build("ivfpq", x, ids)
+    ivf = built("ivfpq")
     ivf.set_params(nprobe=1, shortlist=2)
     assert (ivf.nprobe, ivf.shortlist) == (1, 2)
     ivf.tune(nprobe=32)  # the former name still works

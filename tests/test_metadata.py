@@ -81,18 +81,26 @@ def test_rotated_camera_jpeg_4000x3000_is_3000x4000(tmp_path):
     assert m.orientation == 6
 
 
+def best_of(n, fn) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
 def test_huge_jpeg_reports_its_true_size_not_the_draft_and_costs_a_fraction_of_a_decode(tmp_path):
     p = tmp_path / "big.jpg"
     photo((4224, 3168)).save(p, quality=90)
     data = p.read_bytes()
-    t0 = time.perf_counter()
     m = read_metadata(p, data=data)
-    t_meta = time.perf_counter() - t0
     assert (m.width, m.height) == (4224, 3168)
     t0 = time.perf_counter()
     full = load_image(p, data=io.BytesIO(data))
-    t_decode = time.perf_counter() - t0
+    t_decode = time.perf_counter() - t0  # a preemption here only makes the ratio easier
     assert full.size == (4224, 3168)
+    t_meta = best_of(3, lambda: read_metadata(p, data=data))  # a ratio, the best of 3: one preemption can't flip it
     draft = load_image(p, data=io.BytesIO(data), min_side=224)
     assert max(draft.size) < 1100  # what the catalog stored before: the DCT-scaled decode
     assert t_meta < t_decode / 10, (t_meta, t_decode)

@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from test_web_browser import browser, names, page, server, shot  # noqa: F401  (fixtures)
+from test_web_browser import names, page, server, shot  # noqa: F401  (fixtures; `browser` is conftest's)
 
 pytestmark = pytest.mark.system
 

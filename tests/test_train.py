@@ -41,6 +41,12 @@ def trained(tiny, tmp_path_factory):
     return train_embedding(tiny, out, recipe)
 
 
+@pytest.fixture(scope="module")
+def tagger(tiny, tmp_path_factory):
+    return train_tagger(tiny, tmp_path_factory.mktemp("models") / "tagger.model",
+                        TaggerRecipe(train=TrainConfig(epochs=15, patience=20)))
+
+
 def test_training_lowers_loss_and_raises_map_at_r(tiny, trained, tmp_path):
     losses = [r.loss for r in trained.result.history[1:]]
     assert len(losses) == FAST.epochs
@@ -118,15 +124,25 @@ def test_catalog_built_with_one_model_refuses_another(tiny, trained, tmp_path):
 
 
 def test_cli_train_eval_and_tag_train_round_trip(tiny, tmp_path):
+    """The whole round trip through the CLI, training included (system tier: two training processes);
+    test_cli_eval_tags_and_tag_search_with_trained_models is its fast-tier part, on in-process models."""
     model = tmp_path / "cli.model"
     res = json.loads(run_cli("train", tiny, "--out", model, "--epochs", "3", "--dim", "32", "--loss", "triplet",
                              "--json").stdout)
     assert model.exists() and (tmp_path / "cli.png").exists() and res["model_id"].startswith("efficientnet_lite0/")
-    ev = json.loads(run_cli("eval", tiny, "--model", model, "--json").stdout)
-    assert ev["model_id"] == res["model_id"] and ev["images"] == 64
-
     tagger = tmp_path / "tagger.model"
     run_cli("tag-train", tiny, "--out", tagger, "--epochs", "15", "--json")
+    check_cli_with_models(tiny, tmp_path, model, res["model_id"], tagger)
+
+
+def test_cli_eval_tags_and_tag_search_with_trained_models(tiny, trained, tagger, tmp_path):
+    check_cli_with_models(tiny, tmp_path, trained.path, trained.manifest["model_id"], tagger.path)
+
+
+def check_cli_with_models(tiny, tmp_path, model, model_id, tagger):
+    """eval with an embedding model; tags, index and search --tag with a tagger; all through the CLI."""
+    ev = json.loads(run_cli("eval", tiny, "--model", model, "--json").stdout)
+    assert ev["model_id"] == model_id and ev["images"] == 64
     probe = tiny / "chelsea" / "3.png"
     tags = json.loads(run_cli("tags", probe, "--model", tagger, "-k", "2", "--json").stdout)["results"][0]["labels"]
     assert [t["group"] for t in tags] == ["user", "user", "base", "base"]
@@ -141,8 +157,8 @@ def test_cli_train_eval_and_tag_train_round_trip(tiny, tmp_path):
     assert unknown.returncode == 2 and "no-such-tag" in unknown.stderr  # an unknown tag is an error, not an empty answer
 
 
-def test_tagger_probabilities_are_calibrated_and_grouped(tiny, tmp_path):
-    t = train_tagger(tiny, tmp_path / "t.model", TaggerRecipe(train=TrainConfig(epochs=15, patience=20)))
+def test_tagger_probabilities_are_calibrated_and_grouped(tiny, tagger):
+    t = tagger
     enc = create_encoder(t.path)
     n = len(t.manifest["labels"])
     assert enc.label_groups() == [("user", 0, n), ("base", n, n + 1000)]
@@ -197,13 +213,16 @@ def test_feature_cache_is_reused(tiny):
     assert not np.allclose(first.vectors[0], first.vectors[1])  # view 1 is augmented
 
 
-def test_last_block_finetune_ships_its_backbone(tiny, tmp_path):
-    t = train_embedding(tiny, tmp_path / "ft.model", EmbeddingRecipe(finetune="last-block", batch_size=32,
-                                                                      train=TrainConfig(epochs=2, restore_best=False)))
+def test_last_block_finetune_ships_its_backbone(tmp_path):
+    # each epoch runs the whole backbone in PyTorch: 4 classes x 6 crops and one epoch (a quarter of the
+    # images and half the epochs of the shared set) still move the block's weights and ship them
+    small = crops_folder(tmp_path / "small", classes=4, per_class=6)
+    t = train_embedding(small, tmp_path / "ft.model", EmbeddingRecipe(finetune="last-block", batch_size=32,
+                                                                       train=TrainConfig(epochs=1, restore_best=False)))
     with zipfile.ZipFile(t.path) as zf:
         assert "backbone.onnx" in zf.namelist()
     enc, base = create_encoder(t.path), create_encoder()
-    pixels = np.stack([enc.transform()(Image.open(p).convert("RGB")) for p in sorted(tiny.glob("*/2.png"))])
+    pixels = np.stack([enc.transform()(Image.open(p).convert("RGB")) for p in sorted(small.glob("*/2.png"))])
     assert not np.allclose(enc.feature_maps(pixels), base.feature_maps(pixels), atol=1e-4)  # trained weights
     vecs = enc.embed_pixels(pixels).vectors
-    assert vecs.shape == (8, HeadConfig().out_dim) and np.isfinite(vecs).all()
+    assert vecs.shape == (4, HeadConfig().out_dim) and np.isfinite(vecs).all()

@@ -213,20 +213,19 @@ def test_long_static_stretch_is_committed_every_chunk_of_video_time(footage, tmp
     assert all(n > 0 for t, n in committed if t > 7)
 
 
-def test_web_page_shows_video_frame_and_plays_from_its_time(indexed, footage):
+def test_web_page_shows_video_frame_and_plays_from_its_time(indexed, footage, browser):
     """Real headless Chromium on a real server: the hit card is the frame named with its time, and its
     link opens the video already at that time."""
     from api_fixtures import live_server
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     from pixseek.api import ApiSettings
     from pixseek import open_library
 
     db, _ = indexed
-    with open_library(db) as lib, live_server(lib, ApiSettings(roots=(footage,))) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium",
-                                     args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        page = browser.new_page()
+    with open_library(db) as lib, live_server(lib, ApiSettings(roots=(footage,))) as base:
+        ctx = browser.new_context()
+        page = ctx.new_page()
         page.goto(base + "/")
         page.set_input_files("#file", str(GALLERY / "rocket.jpg"))
         top = page.locator("#results .card.rank-1")
@@ -243,4 +242,4 @@ def test_web_page_shows_video_frame_and_plays_from_its_time(indexed, footage):
         page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.readyState >= 2; }")
         at = page.evaluate("() => document.querySelector('video').currentTime")
         assert abs(at - t) < 0.2, (at, t)
-        browser.close()
+        ctx.close()

@@ -3,20 +3,16 @@ real uvicorn server over a real index of the sample gallery. Screenshots go to t
 from __future__ import annotations
 
 import base64
-import os
 import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from api_fixtures import GALLERY, QUERIES, indexed_copy, live_server
 
 pytestmark = pytest.mark.system
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
@@ -26,18 +22,6 @@ def server(tmp_path_factory):
     with live_server(lib) as base:
         yield base
     lib.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):  # CI runs `make test`, which installs it: a missing browser is a failure there
-            pytest.fail("Chromium missing although `make test` installs it")
-        pytest.skip("Chromium missing: `make test` installs the Debian package chromium (needs root)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture()

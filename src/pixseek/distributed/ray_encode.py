@@ -29,6 +29,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pixseek import faults
 from pixseek._extras import require
 
 import numpy as np
@@ -103,6 +104,7 @@ class EncodeActor:
         }
         if probs is not None:
             out["probs"] = probs
+        faults.point("ray.actor.after_encode")  # tests: an actor dies holding a batch the driver never got
         return out
 
 
@@ -159,10 +161,12 @@ def ray_strategy(cfg: RayConfig = RayConfig()):
                 store = RegionStore(lib)
             items = [{"path": p, "known_sha": known[p].sha256 if p in known else ""} for p in todo]
             ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / cfg.batch_size)))
+            fault = faults.forwarded_env()  # a test's fault point inside the actors (merged into the job's env)
             ds = ds.map_batches(EncodeActor, fn_constructor_kwargs={"record": lib.encoder.config.record(),
                                                                     "regions": regions},
                                 batch_size=cfg.batch_size, batch_format="numpy",
-                                compute=ray.data.ActorPoolStrategy(size=cfg.workers), num_cpus=cfg.cpus_per_worker)
+                                compute=ray.data.ActorPoolStrategy(size=cfg.workers), num_cpus=cfg.cpus_per_worker,
+                                **({"runtime_env": {"env_vars": fault}} if fault else {}))
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*minimum number of concurrent actors.*")  # few batches
                 for out in ds.iter_batches(batch_size=None, batch_format="numpy"):
