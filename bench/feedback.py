@@ -5,7 +5,9 @@
 Dev sets (bench/feedback_data.py, embedded once with the shipped encoder): emoji cross-vendor (400
 emoji drawn by 4 vendors, relevant = the same emoji by another vendor) and photos (bench/datasets/
 photos.py "dev" split: an original and its 13 edited copies are relevant to each other; distractors
-and their crops to nothing).
+and their crops to nothing) and categories (bench/datasets/real_words.py: 80 % of 274 real photos drawn
+per seed, one category each, e.g. fish, bird, windmill, castle; relevant = the same category; an
+evaluation set, Feedback's defaults are not tuned on it).
 
 1. Simulated user, every query: rank the collection (query excluded), look at the top 10, mark up to 3
    relevant hits like and up to 3 irrelevant ones unlike, refine; round 2 looks at the top 10 unmarked

@@ -6,6 +6,13 @@ encoder and cached under ``bench/data/feedback/`` (vectors + group labels; nothi
 - ``photos``: bench/datasets/photos.py (``make bench-deps``), split and seed as there. The collection is
   the db (originals + distractors with their crops) plus every edited copy; one group = an original and
   its 13 edited copies (relevant to each other), distractors are relevant to nothing. Queries: the copies.
+- ``categories``: bench/datasets/real_words.py (``build("all")``: 274 real photos from the Debian packages
+  gcompris-qt-data and palapeli-data, fetched with ``apt-get download``), category-level similarity ("more
+  pictures like these" in a photo collection). Each photo gets ONE category: the first word of
+  :data:`CATEGORIES` among its labels (bench/datasets/real_words.json). Photos with none of them (the
+  generic "tool", "monument", "animal", "building" only, scene words only, household odds) and photos of a
+  category with fewer than 3 photos in the seed's draw are distractors, relevant to nothing. A seed draws
+  a random 80 % of the 274 photos; every labelled photo of the draw queries.
 """
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.datasets import DATA_ROOT, emoji, photos
+from bench.datasets import DATA_ROOT, emoji, photos, real_words
 from pixseek.search import encode_paths
 
 CACHE = DATA_ROOT / "feedback"
@@ -68,9 +75,45 @@ def photo_set(split: str = "dev", seed: int = 0):
     return vectors, labels, np.arange(first_query, len(labels))
 
 
+# Priority order: the first of these words among a photo's labels is its category. Specific object words
+# only (the generic "animal", "tool", "monument", "building" and the scene words sky/water/grass/... are not
+# categories). Where a photo has two, the narrower or more visible one comes first: "bridge" before "tower"
+# (Tower Bridge), "fort" before "castle" (Castillo de San Marcos), "church" before "castle" (Mont St Michel),
+# "pyramid" before "building" words (the Louvre's pyramid), "castle" before "palace" (Schwerin), "temple"
+# before "tower"; the FanoeWindmill background is a windmill. "dish" (cup, plate, buffet set) is the one
+# household word with 3 photos; "ball" (2) and single household objects fall to the < 3 rule.
+CATEGORIES = ("fish", "bird", "mammal", "reptile", "insect",
+              "hammer", "screwdriver", "scissors", "pliers", "measuring tape",
+              "windmill", "dam", "solar panel", "instrument", "planet", "dish", "ball",
+              "pyramid", "statue", "bridge", "fort", "church", "temple", "castle", "palace", "tower")
+MIN_CATEGORY = 3
+
+
+def category_of(words: list[str]) -> str | None:
+    return next((c for c in CATEGORIES if c in words), None)
+
+
+def categories_set(seed: int = 0, fraction: float = 0.8):
+    """(vectors, labels, query indices) of a random ``fraction`` of the real photos, drawn with ``seed``;
+    label = category index, distractors (no category, or one with < MIN_CATEGORY photos in the draw) get
+    unique labels and do not query."""
+    _, folder, words, names = real_words.build("all")
+    order = sorted(names)  # img0000.jpg ...: a fixed order, so the embedding cache is seed-independent
+    cats = [category_of(words[names[n]]) for n in order]
+    vectors, _ = _embed("categories-all", [str(folder / n) for n in order], [-1] * len(order))
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(order), int(round(fraction * len(order))), replace=False))
+    drawn = [cats[i] for i in keep]
+    counts = {c: drawn.count(c) for c in set(drawn) if c is not None}
+    ok = sorted(c for c, n in counts.items() if n >= MIN_CATEGORY)
+    labels = np.array([ok.index(c) if c in ok else len(ok) + j for j, c in enumerate(drawn)], np.int64)
+    queries = np.flatnonzero(labels < len(ok))
+    return vectors[keep], labels, queries
+
+
 def dev_sets(seed: int, classes: int = 400):
-    """The two dev sets for one seed, by name."""
-    return {"emoji": emoji_set(classes, seed), "photos": photo_set("dev", seed)}
+    """The three dev sets for one seed, by name."""
+    return {"emoji": emoji_set(classes, seed), "photos": photo_set("dev", seed), "categories": categories_set(seed)}
 
 
 if __name__ == "__main__":
