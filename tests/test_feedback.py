@@ -144,8 +144,12 @@ def test_library_and_api_refine_with_the_shipped_projection(copies_library, proj
     lib = copies_library
     id_of = {Path(it.path).stem: it.id for it in lib.items()}
     q, liked = lib.vectors([id_of["moon"]]), id_of["coffee~1"]
-    expected = Feedback().fit(q[0], lib.vectors([liked]), (), projection=projection).query
-    assert np.allclose(lib.refine(q, [liked])[0], expected, atol=1e-6)
+    # the background negative is the collection's centroid (the whole of a collection this small)
+    background = lib.vectors(lib.item_ids()).mean(0, keepdims=True)
+    expected = Feedback().fit(q[0], lib.vectors([liked]), (), background, projection=projection).query
+    assert np.allclose(lib.refine(q, [liked])[0], expected, atol=1e-5)
+    assert not np.allclose(expected, Feedback().fit(q[0], lib.vectors([liked]), (), projection=projection).query,
+                           atol=1e-3)
     assert not np.allclose(lib.refine(q, [liked])[0], Feedback("ridge").fit(q[0], lib.vectors([liked])).query, atol=1e-3)
     siblings = {id_of[n] for n in ("coffee", "coffee~0", "coffee~2")}
     with TestClient(create_app(lib, ApiSettings())) as client:

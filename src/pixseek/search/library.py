@@ -52,6 +52,7 @@ from pixseek.store.layout import LibraryLayout, WriterLock, atomic_write_text, r
 log = logging.getLogger("pixseek")
 
 TRAIN_SAMPLE = 50_000
+BACKGROUND_SAMPLE = 1024  # stored vectors whose mean is the feedback classifier's background negative
 MAX_WIDEN = 64  # a query whose hits stack or merge into fewer than k widens its shortlist up to k * this
 EXACT_FEW = 2_000  # a filter that leaves at most this many vectors is scored exactly over them
 EXACT_SUBSET = 20_000  # ... and up to this many when the index's neighbours are too few of them
@@ -106,6 +107,7 @@ class Library:
         self.index_params = index_params or {}
         self.vocab = LabelVocabulary.for_encoder(encoder)
         self._allowed_cache: dict[tuple[Filter, int], np.ndarray] = {}
+        self._background: tuple[int, np.ndarray] | None = None  # (catalog generation, collection centroid)
         self._gen = -1  # the catalog generation the in-memory index reflects
         self.index: VectorIndex = self._open_index()
         # per-batch indexing extras of feature modules (region descriptors), built from their factories
@@ -469,9 +471,22 @@ class Library:
         like, unlike = validate_marks(like, unlike, known)
         marked = self.vectors([*like, *unlike])
         fb = Feedback()
-        rows = [fb.fit(q, marked[:len(like)], marked[len(like):], projection=self._feedback_projection).query
+        background = self._collection_centroid()
+        rows = [fb.fit(q, marked[:len(like)], marked[len(like):], background,
+                       projection=self._feedback_projection).query
                 for q in np.atleast_2d(vectors)]
         return np.stack(rows).astype(np.float32)
+
+    def _collection_centroid(self) -> np.ndarray:
+        """(1, d): the mean of up to BACKGROUND_SAMPLE stored vectors drawn at random, kept per catalog
+        generation: the feedback classifier's "the rest of the collection" negative (bench/feedback.py:
+        +0.1-0.4 points residual mAP on the copy photos, +0.025-0.05 on the category photos)."""
+        gen = self.catalog.generation
+        if self._background is None or self._background[0] != gen:
+            sample = self.catalog.sample_vectors(BACKGROUND_SAMPLE, self.dim)
+            centroid = sample.mean(0, keepdims=True) if len(sample) else np.zeros((0, self.dim), np.float32)
+            self._background = (gen, centroid.astype(np.float32))
+        return self._background[1]
 
     def query(self, vectors: np.ndarray, k: int = 10, filter: Filter | None = None, *,  # noqa: A002
               stack: bool = True, merge_shots: bool = True, like: Sequence[int] = (), unlike: Sequence[int] = (),
