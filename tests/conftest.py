@@ -19,6 +19,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import shutil
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -54,6 +55,16 @@ def gallery_copy(tmp_path) -> Path:
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (`make browser`), driven by Playwright; never `playwright install`
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def best_of(n: int, fn) -> float:
+    """The shortest of ``n`` timed calls of ``fn`` (seconds): a ratio test's least noisy figure."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
 
 
 def in_ci() -> bool:

@@ -1,12 +1,12 @@
 """Decoding: every format to upright RGB; every hostile file to a typed error naming it."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import best_of
 from hostile import format_zoo, hostile_corpus
 from pixseek.errors import CorruptImageError, EmptyFileError, ImageError, ImageTooLargeError, NotAnImageError
 from pixseek.io import IMAGE_EXTENSIONS, load_image, walk_files
@@ -76,15 +76,6 @@ def test_draft_decoding_keeps_requested_size(gallery, tmp_path):
     (tmp_path / "cut.jpg").write_bytes(big.read_bytes()[: big.stat().st_size // 2])
     with pytest.raises(CorruptImageError, match="cut.jpg"):
         load_image(tmp_path / "cut.jpg", min_side=224)
-
-
-def best_of(n, fn) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def test_hostile_files_raise_typed_errors_quickly(tmp_path, gallery):

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
+from conftest import best_of
 from pixseek.errors import CorruptImageError, EmptyFileError, ImageError, NotAnImageError, UnreadableFileError
 from pixseek.io import load_image
 from pixseek.io.metadata import ImageMeta, read_metadata
@@ -79,15 +80,6 @@ def test_rotated_camera_jpeg_4000x3000_is_3000x4000(tmp_path):
     m = read_metadata(p)
     assert (m.width, m.height) == (3000, 4000)
     assert m.orientation == 6
-
-
-def best_of(n, fn) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def test_huge_jpeg_reports_its_true_size_not_the_draft_and_costs_a_fraction_of_a_decode(tmp_path):

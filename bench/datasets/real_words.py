@@ -31,7 +31,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bench.datasets import DATA_ROOT
+from bench.datasets import DATA_ROOT, write_labels
 
 LABELS = Path(__file__).with_name("real_words.json")
 GCOMPRIS, PALAPELI = "gcompris-qt-data", "palapeli-data"
@@ -265,10 +265,4 @@ def original_name(key: str) -> str:
 
 
 if __name__ == "__main__":
-    table = make_labels()
-    LABELS.write_text(json.dumps(table, indent=0, sort_keys=True) + "\n")
-    counts: dict[str, int] = {}
-    for ws in table.values():
-        for w in ws:
-            counts[w] = counts.get(w, 0) + 1
-    print(len(table), "pictures;", dict(sorted(counts.items(), key=lambda kv: -kv[1])))
+    write_labels(LABELS, make_labels())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bench.datasets import DATA_ROOT
+from bench.datasets import DATA_ROOT, write_labels
 
 PACKAGE = "tuxpaint-stamps-default"
 STAMPS = "usr/share/tuxpaint/stamps"
@@ -139,10 +139,4 @@ def build(split: str = "all") -> tuple[Path, Path, dict[str, list[str]], dict[st
 
 
 if __name__ == "__main__":
-    table = make_labels()
-    LABELS.write_text(json.dumps(table, indent=0, sort_keys=True) + "\n")
-    counts: dict[str, int] = {}
-    for ws in table.values():
-        for w in ws:
-            counts[w] = counts.get(w, 0) + 1
-    print(len(table), "pictures;", dict(sorted(counts.items(), key=lambda kv: -kv[1])))
+    write_labels(LABELS, make_labels())
