@@ -270,3 +270,14 @@ def test_feedback_keeps_a_lone_strong_match_strong(lib):
     s = TextSearcher(lib)
     r = s.search("espresso", 3).hits
     assert original(lib, r[0]) == "coffee.jpg" and not r[0].weak
+
+
+def test_term_report_names_the_classes_this_library_has_first(lib):
+    """A hypernym reaches hundreds of classes: the report shows those that weigh most in this library
+    (a cat class for a library holding a cat photo, not the hierarchy's first: tench, goldfish) and
+    says how many it reaches in all."""
+    term = TextSearcher(lib).search("animal", 3).terms[0]
+    assert term.matched and term.classes > 300
+    shown = [n for n, _, _ in term.labels[:5]]
+    assert "tench" not in shown and any(n in shown for n in ("tabby", "tiger cat", "Egyptian cat")), shown
+    assert term.to_dict()["classes"] == term.classes

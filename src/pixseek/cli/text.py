@@ -60,7 +60,9 @@ def text_search_command(texts: list[str], nots: list[str], images: list[str], db
     for t in result.terms:
         if t.matched and t.labels:
             sign = "-" if t.negative else "+"
-            out.print(f"  {sign}{t.text!r} -> " + ", ".join(f"{n} {w:.2f}" for n, _, w in t.labels[:5]))
+            more = t.classes - sum(1 for n, _, _ in t.labels[:5] if not n.startswith("colour "))
+            out.print(f"  {sign}{t.text!r} -> " + ", ".join(f"{n} {w:.2f}" for n, _, w in t.labels[:5])
+                      + (f" (+{more} more classes)" if more > 0 else ""))
     print_hits(f"{query}  ({result.method})", [h.to_dict() for h in result.hits], filter)
     if sheet is not None:
         console.print(f"contact sheet: {sheet}")

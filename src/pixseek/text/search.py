@@ -90,9 +90,11 @@ class TermMatch:
     matched: bool
     labels: list[tuple[str, float, float]] = field(default_factory=list)  # (label, cosine, weight)
     source: str = ""  # ``words``: wordnet / related / colour / names / tagger
+    classes: int = 0  # how many classifier classes the term reaches (``labels`` shows the first few)
 
     def to_dict(self) -> dict:
         return {"text": self.text, "negative": self.negative, "matched": self.matched, "source": self.source,
+                "classes": self.classes,
                 "labels": [{"label": n, "similarity": round(s, 4), "weight": round(w, 4)} for n, s, w in self.labels]}
 
 
@@ -122,6 +124,7 @@ class TextSearcher:
         self.config = config
         self._model = model
         self._probs: tuple[int, np.ndarray, np.ndarray] | None = None  # (generation, ids, probs)
+        self._mass: tuple[int, np.ndarray] | None = None  # (generation, summed probability per class)
         encoder = library.encoder
         method = config.method or self.default_method(encoder)
         if method not in METHODS:
@@ -315,11 +318,24 @@ class TextSearcher:
 
     def _term_report(self, typed: str, sense: Sense, negative: bool) -> TermMatch:
         labels = _imagenet_names()
-        top = sorted(zip(sense.weights, sense.classes), key=lambda wc: (-wc[0], wc[1]))[:8]
+        # the classes shown first are those that weigh most in THIS library ("animal" -> tabby cat, sorrel
+        # for a library of cats and horses, not the first classes of the hierarchy: tench, goldfish)
+        mass = self._class_mass()
+        present = (lambda c: float(mass[c])) if len(mass) else (lambda c: 0.0)
+        top = sorted(zip(sense.weights, sense.classes), key=lambda wc: (-wc[0] * (present(wc[1]) + 1e-6), wc[1]))[:8]
         shown = [(labels[c], 1.0 if sense.source == "wordnet" else w, w) for w, c in top]
         if sense.colour:
             shown = [(f"colour {sense.colour}", 1.0, 1.0)] + shown
-        return TermMatch(typed, negative, True, shown, sense.source)
+        return TermMatch(typed, negative, True, shown, sense.source, len(sense.classes))
+
+    def _class_mass(self) -> np.ndarray:
+        """Each class's summed probability over the library's images (per generation; empty without probs)."""
+        gen = self.library.generation
+        if self._mass is None or self._mass[0] != gen:
+            _, probs = self.stored_probs()
+            mass = probs.sum(0, dtype=np.float32) if len(probs) else np.zeros(0, np.float32)
+            self._mass = (gen, mass)
+        return self._mass[1]
 
     def _name_tokens(self) -> tuple[np.ndarray, list[str], list[set[str]]]:
         """(ids, paths, singular word set of each file's name, folders and EXIF words), once per generation."""
