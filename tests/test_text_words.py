@@ -281,3 +281,22 @@ def test_term_report_names_the_classes_this_library_has_first(lib):
     shown = [n for n, _, _ in term.labels[:5]]
     assert "tench" not in shown and any(n in shown for n in ("tabby", "tiger cat", "Egyptian cat")), shown
     assert term.to_dict()["classes"] == term.classes
+
+
+def test_everyday_words_that_said_too_little_are_understood():
+    """Round 3: people (a group: its members' classes), stars (a scene noun: the scene its gloss names),
+    flower (few classes: also its nearest labels, not flowerpot), plurals and irregular plurals."""
+    lx = lexicon()
+    assert classes_of("people") == classes_of("person") >= {"scuba diver", "groom", "ballplayer"}
+    p = lx.parse("people on a beach")
+    assert [t for t, _ in p.terms] == ["people", "beach"] and p.unknown == []
+    p = lx.parse("night sky with stars")
+    assert p.unknown == [] and [s.word for _, s in p.terms] == ["night", "sky", "star"]
+    assert p.terms[2][1].colour == "black"
+    flower = classes_of("flowers")
+    assert {"daisy", "yellow lady's slipper"} < flower and "pot" not in flower and "vase" not in flower
+    assert classes_of("leaves") == classes_of("leaf") and "leafhopper" not in classes_of("leaf")
+    assert "association" not in lx.words or "groom" not in classes_of("association")  # a social group
+    for word in ("daisy", "dog", "bird", "car", "tool", "hammer"):  # exact labels and big hypernyms as before
+        assert lx.sense(word).source == "wordnet"
+    assert "hotdog" not in classes_of("car") and len(classes_of("dog")) > 100

@@ -21,6 +21,12 @@ Writes
     the animals, plants and things typical of the place as weak evidence, and their nearest labels of any
     kind by the sentence model at RELATED_IN_SCENE; they replace the word's fallback or related entry (a
     WordNet word keeps its hierarchy's classes), with the colour that covers much of such a picture.
+  - round 3, words whose own senses say too little: a common hierarchy word (main sense above a class,
+    count >= 2) with < FEW_CLASSES classes also gets its nearest labels by the sentence model, among the
+    classes in its main sense's lexicographer file, at RELATED_IN_FEW (flower: + hip, not perfume or
+    flowerpot); a group noun (noun.group, not a social group) reaches its member meronyms' classes
+    (people -> person: scuba diver, groom, ballplayer); a scene noun that matches no label takes, at
+    GLOSS_SCENE_SCALE, the entry of the SCENES word its gloss names (star: "... at night" -> night).
   - ``noun_exc``: WordNet's irregular plurals (mice -> mouse), for the runtime's lemmatiser.
 * ``labels-minilm.npz``: the label texts' sentence vectors (float16) with their owner class, so no label
   is embedded at query time (pixseek.text.labels loads it when the texts match).
@@ -29,6 +35,7 @@ Runtime needs neither nltk nor wordnet-base: only these files.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
@@ -57,6 +64,11 @@ RELATED_TOP, RELATED_T, RELATED_MIN, SCENE_MIN = 5, 0.05, 0.45, 0.35
 AFFINITY_TOP, AFFINITY_T = 5, 0.03
 ANCESTOR_UP, ANCESTOR_SCALE, ANCESTOR_MIN = 3, 0.8, 0.3
 RELATED_IN_SCENE = 0.5  # a scene word's nearest labels by the sentence model, beside its SCENES classes
+# Round 3: words whose own senses say too little
+FEW_CLASSES, RELATED_IN_FEW = 5, 0.5  # a hierarchy word with < FEW_CLASSES classes (flower: daisy, lady's
+# slipper) also gets its nearest labels by the sentence model in its main sense's lexicographer file
+# (noun.plant: hip, not perfume; false friends skipped: flowerpot, cauliflower), scaled
+GLOSS_SCENE_SCALE = 0.6  # an unmatched scene word (star) whose gloss names a SCENES word (".. at night")
 # Scene and structure words -> ImageNet classes (weight 1: the scene's own classes; 0.5: things seen
 # there), and a colour that covers much of such a picture with its weight (sky: blue). Chosen by meaning;
 # they replace whatever the hierarchy or the sentence model gives the word.
@@ -290,6 +302,50 @@ def ancestor_words(wn, known: set[str], under: dict[str, set[int]], embed, class
 SCENE_LEXNAMES = {"noun.object", "noun.location", "noun.phenomenon", "noun.time"}
 
 
+def group_words(wn, known: set[str], under: dict[str, set[int]]) -> dict:
+    """Common nouns whose main sense is a group (noun.group) with no class of its own but whose members
+    have classes (people: its member meronym person -> scuba diver, groom, ballplayer; herd: cattle, sheep):
+    the members' classes, weight 1 (the group looks like its members). Social groups (association,
+    peer group) are skipped: their members are roles, not what a picture of them shows."""
+    out = {}
+    social = wn.synset("social_group.n.01")  # organisations: their members are roles (associate), not looks
+    for s in wn.all_synsets("n"):
+        if s.lexname() != "noun.group" or s.name() in under \
+                or social in set(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms())):
+            continue
+        members = [m for m in s.member_meronyms() if m.name() in under]
+        if not members:
+            continue
+        for lem in s.lemmas():
+            name = lem.name().lower()
+            key = name.replace("_", " ")
+            if lem.count() < 1 or key in known or key in out or not name.replace("_", "").isalpha() \
+                    or name.count("_") > 1:
+                continue
+            main = wn.synsets(name, "n")
+            if not main or main[0] != s:
+                continue
+            cls = sorted(set().union(*(under[m.name()] for m in members)))
+            if len(cls) > 300:
+                continue
+            out[key] = {"src": "wordnet", "senses": [s.name()] + [m.name() for m in members][:2],
+                        "classes": [int(c) for c in cls], "weights": [1.0] * len(cls)}
+    return out
+
+
+def gloss_scene(wn, word: str) -> str | None:
+    """The first SCENES word named in the gloss of one of the word's scene senses (star.n.03 "any
+    celestial body visible (as a point of light) from the Earth at night" -> night), or None."""
+    for s in wn.synsets(word.replace(" ", "_"), "n"):
+        lem = next((x for x in s.lemmas() if x.name().lower() == word.replace(" ", "_")), None)
+        if s.lexname() not in SCENE_LEXNAMES or s.instance_hypernyms() or lem is None or lem.count() < 1:
+            continue  # a common sense of the word, not a named place (Albany) or a rare reading
+        for tok in re.findall(r"[a-z]+", s.definition().lower()):
+            if tok in SCENES and tok != word:
+                return tok
+    return None
+
+
 def related_words(wn, known: set[str]) -> dict[str, bool]:
     """Common words that name no class -> whether they are scene words (natural objects, places, weather,
     times of day by their main noun sense's lexicographer file)."""
@@ -335,6 +391,10 @@ def main() -> None:
     anc = ancestor_words(wn, set(words), under, model.embed, class_vecs)
     words.update(anc)
     print(f"ancestors: {len(anc)} nouns with no class of their own reach their nearest hypernym's classes")
+    grp = group_words(wn, set(words), under)
+    words.update(grp)
+    print(f"groups: {len(grp)} group nouns reach their members' classes (people -> person): "
+          f"{', '.join(sorted(grp)[:12])}...")
     out.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out / "labels-minilm.npz", vectors=label_vecs.astype(np.float16),
                         owner=np.asarray(owner, np.int16), texts=np.asarray(texts))
@@ -388,6 +448,43 @@ def main() -> None:
                     "weights": [round(float(x), 3) for x in p[keep]]}
         kept += 1
     print(f"related: {kept} kept (best cosine >= {RELATED_MIN})")
+    # hierarchy words with few classes (flower: daisy, yellow lady's slipper) that name no class themselves:
+    # also their nearest labels by the sentence model (false friends skipped), scaled by RELATED_IN_FEW
+    class_lemmas = {x.lower() for row in lemmas for x in row}
+    class_syn = [wn.synset_from_pos_and_offset("n", int(row[0][1:])) for row in imagenet_classes()]
+    class_syns = {x.name() for x in class_syn}
+    class_lex = np.asarray([x.lexname() for x in class_syn])
+
+    def common_hypernym_word(w: str) -> bool:  # main sense above (not at) a class, used often (count >= 2)
+        main = wn.synsets(w.replace(" ", "_"), "n")
+        lem = next((x for x in main[0].lemmas() if x.name().lower() == w.replace(" ", "_")), None) if main else None
+        return bool(main) and main[0].name() not in class_syns and lem is not None and lem.count() >= 2
+
+    few = [w for w, e in words.items() if e["src"] == "wordnet" and len(e["classes"]) < FEW_CLASSES
+           and w not in class_lemmas and w not in SCENES and common_hypernym_word(w)]
+    fsims = model.embed(few) @ label_vecs.T if few else np.zeros((0, len(texts)))
+    fbest = np.stack([fsims[:, owner_arr == j].max(1) for j in range(1000)], 1) if few else fsims
+    widened = 0
+    for i, w in enumerate(few):
+        # only labels in the main sense's lexicographer file (flower, noun.plant: hip, not perfume)
+        main = words[w]["senses"][0] if words[w].get("senses") else wn.synsets(w.replace(" ", "_"), "n")[0].name()
+        b = np.where(class_lex == wn.synset(main).lexname(), fbest[i], -1.0)  # the entry's weightiest sense
+        for j in np.argsort(-b)[:RELATED_TOP * 3]:
+            if false_friend(w, lemmas[j]):
+                b[j] = -1.0
+        top = np.argsort(-b)[:RELATED_TOP]
+        if b[top[0]] < RELATED_MIN:
+            continue
+        p = np.exp((b[top] - b[top[0]]) / RELATED_T) * RELATED_IN_FEW
+        own = dict(zip(words[w]["classes"], words[w]["weights"]))
+        for c, x in zip(top, p):
+            if x >= 0.05:
+                own[int(c)] = max(own.get(int(c), 0.0), round(float(x), 3))
+        pairs = sorted(own.items())
+        words[w] = dict(words[w], classes=[c for c, _ in pairs], weights=[x for _, x in pairs])
+        widened += 1
+    print(f"few: {widened} of {len(few)} common hierarchy words with < {FEW_CLASSES} classes also reach their "
+          f"nearest labels: {', '.join(few[:40])}...")
     index = {row[1].split(",")[0].strip(): j for j, row in enumerate(imagenet_classes())}
     index.update({lem.strip(): j for j, row in enumerate(imagenet_classes()) for lem in row[1].split(",")
                   if lem.strip() not in index})
@@ -415,6 +512,21 @@ def main() -> None:
     print(f"scenes: {len(SCENES)} scene and structure words from the SCENES table (+ HABITAT; "
           f"{len(general)} with their nearest labels of any kind: "
           f"{', '.join(f'{w}: {len(c)}' for w, c in sorted(general.items()))})")
+    glossed = {}
+    for w, is_scene in extra_scene.items():  # unmatched scene words whose gloss names a scene (star: night)
+        if not is_scene or w in words:
+            continue
+        sc = gloss_scene(wn, w)
+        if sc is None:
+            continue
+        e = words[sc]
+        glossed[w] = {"src": "related", "senses": [f"~{sc}"], "classes": e["classes"],
+                      "weights": [round(x * GLOSS_SCENE_SCALE, 3) for x in e["weights"]]}
+        if e.get("colour"):
+            glossed[w]["colour"], glossed[w]["colour_weight"] = e["colour"], round(e["colour_weight"] * GLOSS_SCENE_SCALE, 3)
+    words.update(glossed)
+    print(f"glossed: {len(glossed)} unmatched scene words take the scene their gloss names "
+          "(" + ", ".join(f"{w}: {g['senses'][0][1:]}" for w, g in sorted(glossed.items())[:15]) + "...)")
     exc = {}
     for line in (WORDNET / "noun.exc").read_text().splitlines():
         parts = line.split()
