@@ -313,7 +313,7 @@ def group_words(wn, known: set[str], under: dict[str, set[int]]) -> dict:
         if s.lexname() != "noun.group" or s.name() in under \
                 or social in set(s.closure(lambda x: x.hypernyms() + x.instance_hypernyms())):
             continue
-        members = [m for m in s.member_meronyms() if m.name() in under]
+        members = sorted((m for m in s.member_meronyms() if m.name() in under), key=lambda m: m.name())
         if not members:
             continue
         for lem in s.lemmas():
@@ -413,16 +413,23 @@ def main() -> None:
         cols = np.flatnonzero(np.asarray(owner) == j)
         best[:, j] = sims[:, cols].max(1)
     kept = 0
+
+    def related_top(w: str, b: np.ndarray) -> np.ndarray | None:
+        """The RELATED_TOP best classes of ``b`` for ``w`` (false friends set to -1 in ``b``), or None
+        when the best is under RELATED_MIN."""
+        for j in np.argsort(-b)[:RELATED_TOP * 3]:
+            if false_friend(w, lemmas[j]):
+                b[j] = -1.0
+        top = np.argsort(-b)[:RELATED_TOP]
+        return top if b[top[0]] >= RELATED_MIN else None
+
     general = {}  # scene words: their nearest labels of any kind, not only landforms (weight RELATED_IN_SCENE)
     for i, w in enumerate(extra):
         if w not in SCENES:
             continue
         b = best[i].copy()
-        for j in np.argsort(-b)[:RELATED_TOP * 3]:
-            if false_friend(w, lemmas[j]):
-                b[j] = -1.0
-        top = np.argsort(-b)[:RELATED_TOP]
-        if b[top[0]] >= RELATED_MIN:
+        top = related_top(w, b)
+        if top is not None:
             p = np.exp((b[top] - b[top[0]]) / RELATED_T) * RELATED_IN_SCENE
             general[w] = {int(c): round(float(x), 3) for c, x in zip(top, p) if x >= 0.05}
     for i, w in enumerate(extra):
@@ -434,11 +441,8 @@ def main() -> None:
                 top = np.argsort(-bs)[:RELATED_TOP]
                 b = bs
         if top is None:
-            for j in np.argsort(-b)[:RELATED_TOP * 3]:
-                if false_friend(w, lemmas[j]):
-                    b[j] = -1.0
-            top = np.argsort(-b)[:RELATED_TOP]
-            if b[top[0]] < RELATED_MIN:
+            top = related_top(w, b)
+            if top is None:
                 continue
         best[i] = b
         p = np.exp((best[i, top] - best[i, top[0]]) / RELATED_T)
@@ -469,11 +473,8 @@ def main() -> None:
         # only labels in the main sense's lexicographer file (flower, noun.plant: hip, not perfume)
         main = words[w]["senses"][0] if words[w].get("senses") else wn.synsets(w.replace(" ", "_"), "n")[0].name()
         b = np.where(class_lex == wn.synset(main).lexname(), fbest[i], -1.0)  # the entry's weightiest sense
-        for j in np.argsort(-b)[:RELATED_TOP * 3]:
-            if false_friend(w, lemmas[j]):
-                b[j] = -1.0
-        top = np.argsort(-b)[:RELATED_TOP]
-        if b[top[0]] < RELATED_MIN:
+        top = related_top(w, b)
+        if top is None:
             continue
         p = np.exp((b[top] - b[top[0]]) / RELATED_T) * RELATED_IN_FEW
         own = dict(zip(words[w]["classes"], words[w]["weights"]))
