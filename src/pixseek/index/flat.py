@@ -82,7 +82,7 @@ class FlatIndex(FaissIndex):
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A few queries are scored with one matrix product over FAISS's own storage (a view, no
         copy): FAISS spreads a single query over its OpenMP threads, which spin-wait on a busy
-        machine (3-5x slower than one thread at 100k vectors, bench/RESULTS.md issue 12); changing
+        machine (2-3x slower than this path at 10k-100k vectors, bench/flat_single_query.py); changing
         its thread count per call would be process-wide state. Batches go to FAISS."""
         queries = as_matrix(queries, self.dim)
         n = self.ntotal
