@@ -41,7 +41,7 @@ from bench.feedback_data import dev_sets, emoji_set  # noqa: E402
 from pixseek.compare.projection import load_projection  # noqa: E402
 from pixseek.encoders import create_encoder  # noqa: E402
 from pixseek.index.flat import FlatIndex  # noqa: E402
-from pixseek.search.feedback import Feedback, alpha_qe, dba  # noqa: E402
+from pixseek.search.feedback import Feedback, Projection, alpha_qe, dba  # noqa: E402
 
 LOOK, MARKS, BACKGROUND = 10, 3, 256
 
@@ -192,6 +192,34 @@ def library_timing(folder: Path, db: Path, seed: int, n_queries: int = 100, k: i
             m: float(np.median(t)) for m, t in out.items()}
 
 
+def http_timing(folder: Path, db: Path, seed: int, n_queries: int = 50, k: int = 10) -> dict:
+    """Median seconds of ``POST /api/search/image`` (the held-out protocol's way in: upload, decode,
+    embed, search, JSON) plain vs with 3 + 3 and 10 + 10 marks, through the real app (FastAPI's
+    TestClient, in process, no network), interleaved."""
+    from fastapi.testclient import TestClient
+
+    import pixseek
+    from pixseek.api import ApiSettings, create_app
+
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".webp"))
+    rng = np.random.default_rng(seed)
+    picks = [files[i] for i in rng.choice(len(files), min(n_queries, len(files)), replace=False)]
+    with pixseek.open(db, readonly=True) as lib, TestClient(create_app(lib, ApiSettings())) as client:
+        ids = lib.item_ids()
+        out = {"plain": [], "6 marks": [], "20 marks": []}
+        for path in picks:
+            data = path.read_bytes()
+            marks = [int(i) for i in rng.choice(ids, 20, replace=False)]
+            for name, (like, unlike) in {"plain": ((), ()), "6 marks": (marks[:3], marks[3:6]),
+                                         "20 marks": (marks[:10], marks[10:])}.items():
+                form = {"like": ",".join(map(str, like)), "unlike": ",".join(map(str, unlike))} if like else {}
+                t0 = time.perf_counter()
+                r = client.post(f"/api/search/image?k={k}", files={"file": (path.name, data)}, data=form)
+                out[name].append(time.perf_counter() - t0)
+                assert r.status_code == 200, r.text
+        return {"items": len(ids)} | {m: float(np.median(t)) for m, t in out.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
@@ -200,7 +228,7 @@ def main() -> None:
     ap.add_argument("--timing-only", action="store_true", help="only the timings (no simulated user, no expansion)")
     a = ap.parse_args()
     projection = load_projection(create_encoder().model_id)  # the encoder bench/feedback_data.py embeds with
-    projection = (projection.mean, projection.matrix)
+    projection = Projection(projection.mean, projection.matrix)  # prepared once, as a library does
     methods = {"rocchio": Feedback("rocchio"), "ridge": Feedback("ridge"),
                "ridge-nobg": NoBackground(Feedback("ridge")), "ridge+copy": Feedback("ridge+copy")}
     for seed in a.seeds:
@@ -242,6 +270,10 @@ def main() -> None:
                   f"ingest/open {time.perf_counter() - t0:.0f} s), median of 100: plain {t['plain'] * 1e3:.2f} ms; "
                   + "; ".join(f"{m} {t[m] * 1e3:.2f} ms ({t[m] / t['plain']:.2f}x)" for m in ("6 marks", "20 marks")),
                   flush=True)
+            t = http_timing(folder, db, a.seeds[0])
+            print(f"POST /api/search/image end to end, {name} ({t['items']} items), median of 50: plain "
+                  f"{t['plain'] * 1e3:.2f} ms; " + "; ".join(f"{m} {t[m] * 1e3:.2f} ms ({t[m] / t['plain']:.2f}x)"
+                                                         for m in ("6 marks", "20 marks")), flush=True)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ Query expansion (no clicks): :func:`alpha_qe` (alpha-weighted average query expa
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -141,7 +141,8 @@ class Feedback:
         """query (m, d) or (d,): the query vector(s) (image and/or text; averaged); like (a, d), unlike
         (b, d): the marked items' vectors; background (n, d): a sample of the collection (only its mean
         is used, by ``"ridge"``) or, cheaper, that mean precomputed as one row; projection (mean (d,),
-        matrix (d, k)): the second space of ``"ridge+copy"`` (ignored by the other methods).
+        matrix (d, k)) or a prepared :class:`Projection`: the second space of ``"ridge+copy"`` (ignored by the
+        other methods).
 
         With no marks the answer is the (averaged, unit) query itself."""
         query = _rows(query, None, "query")
@@ -167,32 +168,53 @@ class Feedback:
         v = _ridge(x, nq, na, nb, self.ridge, self.mix)
         if self.method == "ridge" or projection is None or self.copy_weight == 0:
             return Refined(v, "ridge")
-        mean, matrix = (np.asarray(a, np.float32) for a in projection)
-        if mean.shape != (d,) or matrix.ndim != 2 or matrix.shape[0] != d:
-            raise FeedbackError(f"projection: expected mean ({d},) and matrix ({d}, k), got {mean.shape} and "
-                                f"{matrix.shape}")
-        y = _project(x, mean, matrix)  # the rows in the copy-detection space, before their normalisation
+        proj = projection if isinstance(projection, Projection) else Projection(*projection)
+        if proj.dim != d:
+            raise FeedbackError(f"projection: expected mean ({d},) and matrix ({d}, k), got {proj.mean.shape} "
+                                f"and {proj.matrix.shape}")
+        y = proj(x)  # the rows in the copy-detection space, before their normalisation
         norms = np.maximum(np.linalg.norm(y, axis=1), 1e-12)
         u = _ridge(y / norms[:, None], nq, na, nb, self.ridge, self.mix)
         # the score <p(v), u> with p(v) = (v - mean) @ matrix / |...| is linear in v once |...| is taken as
         # the marks' typical norm: v @ (matrix @ u) / scale, minus a constant (the mean) that no order sees
-        w = v + self.copy_weight * (matrix @ u) / np.float32(np.median(norms))
+        w = v + self.copy_weight * (proj.matrix @ u) / np.float32(np.median(norms))
         return Refined(_unit(w.astype(np.float32)), self.method)
 
 
 ONE_THREAD_MNK = 65536 * 4  # OpenBLAS multiplies (m x k) @ (k x n) on one thread up to m * n * k = this
 
 
-def _project(x: np.ndarray, mean: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    """(x - mean) @ matrix, in column blocks that OpenBLAS runs on one thread. As one (21 x 1280) @
-    (1280 x 256) product it is threaded, and its threads stalled behind FAISS's and other processes' on a
-    busy 2-core machine: a 0.2 ms product took 30-110 ms (median) in bench/feedback.py; in blocks it
-    takes ~0.5 ms, always (bench/RESULTS.md, issue 18)."""
-    x = x - mean
-    step = max(1, ONE_THREAD_MNK // max(x.shape[0] * x.shape[1], 1))
-    if step >= matrix.shape[1]:
-        return x @ matrix
-    return np.concatenate([x @ matrix[:, j:j + step] for j in range(0, matrix.shape[1], step)], axis=1)
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """The second space of ``"ridge+copy"``: p(v) = (v - mean) @ matrix, prepared once (a library keeps
+    one): ``matrix`` is also held as contiguous column blocks small enough that OpenBLAS multiplies the
+    <= MAX_MARKS + 2 fitted rows by each on one thread. As one (22 x 1280) @ (1280 x 256) product it
+    is threaded, and its threads stalled behind FAISS's and other processes' on a busy 2-core machine
+    (a 0.2 ms product took 30-110 ms, median, in bench/feedback.py); contiguous blocks take ~0.3 ms
+    always, views of the matrix ~0.5 ms (bench/RESULTS.md, issue 18)."""
+
+    mean: np.ndarray    # (d,)
+    matrix: np.ndarray  # (d, k)
+    blocks: tuple[np.ndarray, ...] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        mean, matrix = np.asarray(self.mean, np.float32), np.asarray(self.matrix, np.float32)
+        if mean.ndim != 1 or matrix.ndim != 2 or matrix.shape[0] != mean.shape[0]:
+            raise FeedbackError(f"projection: expected mean (d,) and matrix (d, k), got {mean.shape} and {matrix.shape}")
+        step = max(1, ONE_THREAD_MNK // ((MAX_MARKS + 2) * matrix.shape[0]))
+        object.__setattr__(self, "mean", mean)
+        object.__setattr__(self, "matrix", matrix)
+        object.__setattr__(self, "blocks", tuple(np.ascontiguousarray(matrix[:, j:j + step])
+                                                 for j in range(0, matrix.shape[1], step)))
+
+    @property
+    def dim(self) -> int:
+        return self.mean.shape[0]
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """(n, d) rows -> (n, k) = (x - mean) @ matrix, block by block (see the class doc)."""
+        x = x - self.mean
+        return np.concatenate([x @ b for b in self.blocks], axis=1)
 
 
 def _ridge(x: np.ndarray, nq: int, na: int, nb: int, ridge: float, mix: float) -> np.ndarray:

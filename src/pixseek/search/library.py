@@ -40,7 +40,7 @@ from pixseek.io.metadata import read_metadata
 from pixseek.io.video import VIDEO_EXTENSIONS, is_video
 from pixseek.preprocess import load_for
 from pixseek.search import video as video_source
-from pixseek.search.feedback import Feedback, validate_marks
+from pixseek.search.feedback import Feedback, Projection, validate_marks
 from pixseek.search.filters import Filter, day_start
 from pixseek.search.pipeline import Decoded, batched, decode_stream
 from pixseek.search.tags import DEFAULT_TAGS, LabelVocabulary, TagPolicy
@@ -99,7 +99,8 @@ class Library:
         self.readonly = readonly
         self.tag_policy = tag_policy
         self.relevance_floor = relevance_floor
-        self._feedback_projection = feedback_projection  # (mean, matrix): the encoder's copy-detection space
+        # (mean, matrix): the encoder's copy-detection space, prepared once for the feedback fits
+        self._feedback_projection = Projection(*feedback_projection) if feedback_projection is not None else None
         self.layout = LibraryLayout.of(catalog.path)
         self.writer = WriterLock(self.layout.lock)
         self.requested_kind = index_kind
@@ -467,9 +468,9 @@ class Library:
         Marks are checked (:class:`~pixseek.errors.FeedbackError` for unknown ids, too many, both
         ways) and never stored."""
         ids = [*like, *unlike]
-        known = {int(i) for i in self.catalog.vector_rows(int(i) for i in ids if str(i).lstrip("-").isdigit())}
-        like, unlike = validate_marks(like, unlike, known)
-        marked = self.vectors([*like, *unlike])
+        found = self.catalog.vectors_found(int(i) for i in ids if str(i).lstrip("-").isdigit())
+        like, unlike = validate_marks(like, unlike, found)
+        marked = np.stack([found[i] for i in [*like, *unlike]]) if found else np.zeros((0, self.dim), np.float32)
         fb = Feedback()
         background = self._collection_centroid()
         rows = [fb.fit(q, marked[:len(like)], marked[len(like):], background,

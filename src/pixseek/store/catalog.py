@@ -493,8 +493,13 @@ class Catalog:
 
     def get_vectors(self, ids: Iterable[int], dim: int) -> np.ndarray:
         ids = list(ids)
-        found = {r[0]: r[1] for r in self._by_ids("SELECT id, embedding FROM vectors WHERE id IN ({})", ids)}
-        return np.stack([np.frombuffer(found[i], np.float32) for i in ids]) if ids else np.zeros((0, dim), np.float32)
+        found = self.vectors_found(ids)
+        return np.stack([found[i] for i in ids]) if ids else np.zeros((0, dim), np.float32)
+
+    def vectors_found(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of those ``ids`` that exist (one query: a check and a read at once)."""
+        return {r[0]: np.frombuffer(r[1], np.float32)
+                for r in self._by_ids("SELECT id, embedding FROM vectors WHERE id IN ({})", ids)}
 
     def ids_with_tag(self, tag: str) -> list[int]:
         """Vector ids tagged ``tag`` at indexing time (case and ``_`` insensitive)."""
