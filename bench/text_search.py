@@ -23,7 +23,9 @@ package folders, per split (a, b). Per category word: precision@5 and AP, for to
 (img0001.png: names cannot leak the label), plus the fused search and two file-name baselines on the
 ORIGINAL names (stem only; stem + folders). Exact-label ImageNet nouns (stamps whose file name is a
 class lemma, "zebra"): today vs fused, renamed. Then first vs second text query in a fresh process on an
-empty text cache (the image encoder's ONNX file copied in: it is built at set-up).
+empty text cache (the image encoder's ONNX file copied in: it is built at set-up). ``--sets`` picks the
+word sets: stamps (above), real (bench/datasets/real_words.py: gcompris + palapeli photos, category and
+scene words), scenes (bench/datasets/scene_words.py: 23 wallpaper photographs, scene words only).
 """
 from __future__ import annotations
 
@@ -122,7 +124,7 @@ WORDS_RUNS = [  # (label, method, signals, on original names)
     ("words: fused (original names)", "words", None, True),
 ]
 FUSED = "words: fused (renamed files)"
-DATASETS = ("stamps", "real")
+DATASETS = ("stamps", "real", "scenes")
 
 
 def precision_at(ranked: list[int], rel: set[int], k: int = 5) -> float:
@@ -140,9 +142,9 @@ def full_ranking(searcher, text: str, n: int, pos_of: dict[int, int], seed: int,
 
 
 def dataset(name: str):
-    from bench.datasets import real_words, stamp_words
+    from bench.datasets import real_words, scene_words, stamp_words
 
-    return {"stamps": stamp_words, "real": real_words}[name]
+    return {"stamps": stamp_words, "real": real_words, "scenes": scene_words}[name]
 
 
 def exact_query(rel: str, lemma_of: dict[str, int]) -> str | None:
@@ -227,13 +229,15 @@ def print_split(name: str, split: str, res: dict) -> None:
     print(f"\n{name} split {split}: {res['n']} pictures, {len(words)} category words (>= 5 relevant), "
           f"{len(sc)} scene words")
     print(f"{'method':<52} {'cat P@5':>7} {'cat mAP':>7} {'scn P@5':>7} {'scn mAP':>7} {'all P@5':>7} {'all mAP':>7}")
+    def mean(xs: list[float]) -> float:  # nan for a set without such words (the scene set has no category words)
+        return float(np.mean(xs)) if xs else float("nan")
+
     for label, per in res["rows"].items():
         sp = res["scene_rows"].get(label, {})
         both = [per[w] for w in words] + [sp[w] for w in sc if w in sp]
-        print(f"{label:<52} {np.mean([per[w][0] for w in words]):>7.3f} {np.mean([per[w][1] for w in words]):>7.3f} "
-              f"{np.mean([sp[w][0] for w in sc]) if sc else float('nan'):>7.3f} "
-              f"{np.mean([sp[w][1] for w in sc]) if sc else float('nan'):>7.3f} "
-              f"{np.mean([b[0] for b in both]):>7.3f} {np.mean([b[1] for b in both]):>7.3f}")
+        print(f"{label:<52} {mean([per[w][0] for w in words]):>7.3f} {mean([per[w][1] for w in words]):>7.3f} "
+              f"{mean([sp[w][0] for w in sc if w in sp]):>7.3f} {mean([sp[w][1] for w in sc if w in sp]):>7.3f} "
+              f"{mean([b[0] for b in both]):>7.3f} {mean([b[1] for b in both]):>7.3f}")
     print("per word P@5 / AP (today -> classes, no feedback -> fused renamed):")
     t, c, f = (res["rows"][WORDS_RUNS[0][0]], res["rows"]["words: classes (wordnet + related), no feedback"],
                res["rows"][FUSED])
@@ -305,7 +309,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-emoji", action="store_true", help="only the issue-14 stamp set and first-query timing")
     ap.add_argument("--splits", default="a,b,all")
-    ap.add_argument("--sets", default="stamps,real", help="issue-14 dev sets: stamps (tuxpaint), real (gcompris + palapeli)")
+    ap.add_argument("--sets", default="stamps,real,scenes",
+                    help="issue-14 dev sets: stamps (tuxpaint), real (gcompris + palapeli), scenes (wallpaper photos)")
     a = ap.parse_args()
     if a.skip_emoji:
         pairs = []

@@ -164,6 +164,46 @@ def test_library_and_api_refine_with_the_shipped_projection(copies_library, proj
     assert all(after[i] < before[i] for i in siblings) and sorted(after.values()) == [0, 1, 2], (before, after)
 
 
+def test_query_expansion_is_an_option_of_the_one_read_path(copies_library, gallery):
+    """``expand`` (alpha-QE over the query's nearest allowed items): off by default; on, it is the
+    plain search of ``alpha_qe(query, neighbours)``, the same through Library.query, HTTP and the CLI,
+    and bad values are typed errors."""
+    import json
+
+    from conftest import run_cli
+
+    lib = copies_library
+    id_of = {Path(it.path).stem: it.id for it in lib.items()}
+    q = lib.vectors([id_of["coffee~1"]])
+    ids, scores = lib._nearest(q[0], 3, None)
+    expected = alpha_qe(q[0], lib.vectors(ids), scores, 3.0)
+    plain = [(h.id, round(h.score, 4)) for h in lib.query(q, 8, stack=False)[0]]
+    expanded = [(h.id, round(h.score, 4)) for h in lib.query(q, 8, stack=False, expand=3)[0]]
+    assert expanded == [(h.id, round(h.score, 4)) for h in lib.query(expected[None], 8, stack=False)[0]]
+    assert expanded != plain and lib.query(q, 8, stack=False, expand=0)[0] == lib.query(q, 8, stack=False)[0]
+    with pytest.raises(ValueError, match="expand"):
+        lib.query(q, 8, expand=51)
+    with TestClient(create_app(lib, ApiSettings())) as client:
+        def hits(**params):
+            with open(gallery / "coffee.jpg", "rb") as fh:
+                return client.post("/api/search/image", files={"file": ("coffee.jpg", fh, "image/jpeg")},
+                                   params={"k": 8, "stack": "false", **params})
+        r = hits(expand=3)
+        assert r.status_code == 200, r.text
+        v = lib.embed([str(gallery / "coffee.jpg")])
+        ids, scores = lib._nearest(v[0], 3, None)
+        want = [h.id for h in lib.query(alpha_qe(v[0], lib.vectors(ids), scores, 3.0)[None], 8, stack=False)[0]]
+        assert [h["id"] for h in r.json()["hits"]] == want
+        assert hits(expand=99).status_code == 422
+        item = client.get(f"/api/items/{id_of['coffee~1']}/similar", params={"k": 5, "expand": 2})
+        assert item.status_code == 200 and id_of["coffee~1"] not in [h["id"] for h in item.json()["hits"]]
+    out = run_cli("search", gallery / "coffee.jpg", "--db", lib.catalog.path, "--expand", "3", "-k", "8",
+                  "--no-stack", "--json")
+    assert [h["id"] for h in json.loads(out.stdout)["results"][0]["hits"]] == want
+    bad = run_cli("search", "--text", "cup", "--db", lib.catalog.path, "--expand", "3", check=False)
+    assert bad.returncode != 0 and "--expand" in bad.stderr
+
+
 def test_no_marks_is_the_plain_query(collection):
     x, _ = collection
     for method in ("rocchio", "ridge"):

@@ -19,7 +19,7 @@ from PIL import Image
 from pixseek.encoders.efficientnet import imagenet_labels
 from pixseek.search import open_library
 from pixseek.text import TextQuery, TextSearchConfig, TextSearcher
-from pixseek.text.colours import colour_profile, colour_score
+from pixseek.text.colours import LAYOUT, colour_layout, colour_profile, colour_score, image_colours
 from pixseek.text.lexicon import COLOURS, lexicon
 
 pytestmark = pytest.mark.integration
@@ -75,6 +75,24 @@ def test_colour_profile_of_pixels():
     assert abs(p[COLOURS.index("red")] - 0.5) < 1e-6 and colour_score(p, "red") > 0.9
     with pytest.raises(ValueError):
         colour_profile(np.zeros((4, 4), np.uint8))
+
+
+def test_colour_layout_says_where_a_colour_is():
+    """The stored layout is the whole picture's profile, then its top third's and bottom third's: a
+    picture blue above and green below is blue "at the top" (sky) and green "at the bottom" (grass)."""
+    pic = np.concatenate([np.full((30, 40, 3), (40, 90, 210), np.uint8), np.full((30, 40, 3), (40, 150, 40), np.uint8)])
+    lay = colour_layout(pic)
+    assert lay.shape == (LAYOUT,) and lay.dtype == np.float32
+    assert colour_score(lay, "blue") == pytest.approx(colour_score(colour_profile(pic), "blue"))  # "all" = whole
+    assert colour_score(lay, "blue", "top") > 0.99 and colour_score(lay, "blue", "bottom") < 0.01
+    assert colour_score(lay, "green", "bottom") > 0.99 and colour_score(lay, "green", "top") < 0.01
+    im = image_colours(Image.fromarray(pic))  # what ingest stores, from a thumbnail
+    assert im.shape == (LAYOUT,) and colour_score(im, "blue", "top") > 0.99
+    old = np.concatenate([colour_profile(pic), np.full(LAYOUT - len(COLOURS), np.nan, np.float32)])
+    assert colour_score(old, "blue", "top") == pytest.approx(colour_score(colour_profile(pic), "blue"))  # stored
+    # before layouts were (only the whole picture known): the whole picture stands in for the region
+    with pytest.raises(ValueError):
+        colour_score(colour_profile(pic), "blue", "top")  # an 11-share profile has no regions
 
 
 @pytest.fixture(scope="module")
@@ -237,16 +255,29 @@ def test_scene_table_replaces_the_fallback_and_names_what_lives_there():
     assert lexicon().sense("sky").scene and not lexicon().sense("red").scene and not lexicon().sense("orange").scene
 
 
-def test_a_scene_colour_supports_its_classes_and_finds_nothing_alone(lib):
-    """A scene word's colour multiplies its class score by up to 1 + its weight (sky: blue), so it
-    reorders what the classes found and cannot make a match alone; a colour word still scores its colour."""
+def test_a_scene_colour_supports_its_classes_and_stands_alone_only_for_a_surface(lib):
+    """A scene word's colour, read where it lies, multiplies its class score by up to 1 + its weight
+    (forest: green), so it reorders what the classes found and cannot make a match alone -- except for
+    a word that names the coloured surface itself (sky: blue in the top third), whose colour there
+    scores up to COLOUR_ALONE x its weight on its own; a colour word still scores its colour."""
+    from pixseek.text.search import COLOUR_ALONE
+
     only = TextSearcher(lib, TextSearchConfig(signals=("wordnet", "related", "colours")))
     classes = TextSearcher(lib, TextSearchConfig(signals=("wordnet", "related")))
-    sky = lexicon().sense("sky")
-    with_colour, without = only._visual_scores(sky, []), classes._visual_scores(sky, [])
+    forest = lexicon().sense("forest")
+    assert forest.scene and not forest.colour_alone
+    with_colour, without = only._visual_scores(forest, []), classes._visual_scores(forest, [])
     assert (with_colour >= without - 1e-6).all() and (with_colour[without == 0] == 0).all()
-    assert (with_colour <= np.minimum(1.0, without * (1 + sky.colour_weight)) + 1e-6).all()
+    assert (with_colour <= np.minimum(1.0, without * (1 + forest.colour_weight)) + 1e-6).all()
     assert (with_colour > without).any()
+    sky = lexicon().sense("sky")
+    assert sky.scene and sky.colour_alone and sky.colour_region == "top"
+    with_colour, without = only._visual_scores(sky, []), classes._visual_scores(sky, [])
+    top_blue = colour_score(lib.colours(only.stored_probs()[0]), "blue", "top")
+    alone = COLOUR_ALONE * sky.colour_weight * top_blue
+    supported = np.minimum(1.0, without * (1 + sky.colour_weight * top_blue))
+    assert np.allclose(with_colour, np.maximum(supported, alone), atol=1e-5)
+    assert (alone > supported + 0.1).any()  # blue above, (almost) no sky class: a match all the same
     assert only._visual_scores(lexicon().sense("blue"), []).max() > 0.5
 
 
@@ -300,3 +331,30 @@ def test_everyday_words_that_said_too_little_are_understood():
     for word in ("daisy", "dog", "bird", "car", "tool", "hammer"):  # exact labels and big hypernyms as before
         assert lx.sense(word).source == "wordnet"
     assert "hotdog" not in classes_of("car") and len(classes_of("dog")) > 100
+
+
+def test_profiles_stored_before_layouts_get_one_on_the_next_ingest(tmp_path):
+    """A catalog written before colour layouts (an 11-share profile per file) keeps working -- the whole
+    picture stands in for a region -- and its files get their layout on the next ingest of their
+    folder, not from a read-only open."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    for name in ("grass.jpg", "rocket.jpg", "coffee.jpg"):
+        shutil.copy(GALLERY / name, folder / name)
+    db = tmp_path / "old.db"
+    with open_library(db) as library:
+        library.add(folder)
+        ids = library.item_ids()
+        full = library.colours(ids)
+        assert full.shape == (len(ids), LAYOUT) and not np.isnan(full).any()
+        paths = [r.path for r in library.items(ids)]
+        library.catalog.set_colours((p, row[:len(COLOURS)]) for p, row in zip(paths, full))  # as an old release wrote
+    with open_library(db, readonly=True) as library:
+        old = library.colours(ids)
+        assert np.allclose(old[:, :len(COLOURS)], full[:, :len(COLOURS)]) and np.isnan(old[:, len(COLOURS):]).all()
+        assert TextSearcher(library).search("grass", 3).hits  # still answers, from the whole picture
+    with open_library(db, readonly=True) as library:
+        assert np.isnan(library.colours(ids)[:, len(COLOURS):]).all()  # a read-only open changed nothing
+    with open_library(db) as library:
+        library.add(folder)  # nothing new to encode; the layouts are filled in
+        assert np.allclose(library.colours(ids), full, atol=1e-6)

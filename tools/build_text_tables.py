@@ -72,6 +72,18 @@ GLOSS_SCENE_SCALE = 0.6  # an unmatched scene word (star) whose gloss names a SC
 # Scene and structure words -> ImageNet classes (weight 1: the scene's own classes; 0.5: things seen
 # there), and a colour that covers much of such a picture with its weight (sky: blue). Chosen by meaning;
 # they replace whatever the hierarchy or the sentence model gives the word.
+# Where a scene word's colour lies in the picture (pixseek.io.colours.REGIONS: the whole picture, its top
+# or bottom third) and whether that colour there is evidence on its own ("alone": the word names the
+# coloured surface itself -- blue at the top IS sky, green at the bottom grass -- so a photo whose
+# classes say nothing of it can still match; bench/RESULTS.md, issue 14, layout). Unlisted: ("all", False).
+COLOUR_PLACES = {
+    "sky": ("top", True), "cloud": ("top", False),  # sunset: its glow is at the horizon, anywhere: unlisted
+    "grass": ("bottom", True), "field": ("bottom", True), "meadow": ("bottom", True),
+    "sand": ("bottom", True), "desert": ("bottom", True),
+    "sea": ("bottom", True), "ocean": ("bottom", True), "lake": ("bottom", False), "water": ("bottom", False),
+    "snow": ("all", True), "ice": ("all", True),
+    "hill": ("bottom", False), "garden": ("bottom", False), "park": ("bottom", False),
+}
 SCENES = {
     "forest": ({"valley": 0.5, "lakeside": 0.5, "alp": 0.3, "cliff": 0.3}, ("green", 0.6)),
     "woods": ({"valley": 0.5, "lakeside": 0.5, "alp": 0.3}, ("green", 0.6)),
@@ -510,6 +522,7 @@ def main() -> None:
                     "classes": [c for c, _ in pairs], "weights": [round(x, 3) for _, x in pairs]}
         if colour:
             words[w]["colour"], words[w]["colour_weight"] = colour
+            words[w]["colour_region"], words[w]["colour_alone"] = COLOUR_PLACES.get(w, ("all", False))
     print(f"scenes: {len(SCENES)} scene and structure words from the SCENES table (+ HABITAT; "
           f"{len(general)} with their nearest labels of any kind: "
           f"{', '.join(f'{w}: {len(c)}' for w, c in sorted(general.items()))})")
@@ -525,6 +538,7 @@ def main() -> None:
                       "weights": [round(x * GLOSS_SCENE_SCALE, 3) for x in e["weights"]]}
         if e.get("colour"):
             glossed[w]["colour"], glossed[w]["colour_weight"] = e["colour"], round(e["colour_weight"] * GLOSS_SCENE_SCALE, 3)
+            glossed[w]["colour_region"], glossed[w]["colour_alone"] = e["colour_region"], e["colour_alone"]
     words.update(glossed)
     print(f"glossed: {len(glossed)} unmatched scene words take the scene their gloss names "
           "(" + ", ".join(f"{w}: {g['senses'][0][1:]}" for w, g in sorted(glossed.items())[:15]) + "...)")

@@ -34,6 +34,7 @@ from pixseek.api.settings import ApiSettings, host_name
 from pixseek.api.thumbs import ThumbnailCache
 from pixseek.errors import ImageError
 from pixseek.io.video import format_timestamp
+from pixseek.search.library import MAX_EXPAND
 from pixseek.search import Library
 from pixseek.store.catalog import ItemRow
 from pixseek.web import STATIC_DIR
@@ -206,6 +207,9 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
     MarksF = Annotated[str | None, Form(max_length=400, pattern=r"^[0-9, ]*$",
                                         description="Comma-separated item ids (relevance feedback).")]
 
+    Expand = Annotated[int, Query(ge=0, le=MAX_EXPAND, description="Query expansion (alpha-QE): average in this "
+                                  "many nearest items first (0: off, the default).")]
+
     def marks(like: str | None, unlike: str | None) -> dict:
         split = lambda v: [int(x) for x in (v or "").replace(" ", "").split(",") if x]  # noqa: E731
         return {"like": split(like), "unlike": split(unlike)}
@@ -307,14 +311,15 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
               responses={413: {}, 415: {}, 422: {}})
     async def search_image(file: Annotated[UploadFile, File(description="Query image.")],
                            flt: FiltersDep, k: K = settings.default_k, stack: Stack = True,
-                           like: MarksF = None, unlike: MarksF = None):
-        """Images most similar to an uploaded one; ``like`` / ``unlike`` (item ids) refine it."""
+                           like: MarksF = None, unlike: MarksF = None, expand: Expand = 0):
+        """Images most similar to an uploaded one; ``like`` / ``unlike`` (item ids) refine it; ``expand``
+        averages in its nearest items first (alpha-QE, off by default)."""
         t0 = time.perf_counter()
         name, data = await read_upload(file)
 
         def run():
             image = decode(name, data)
-            return image, service.search_image(image, k, flt, stack, **marks(like, unlike))
+            return image, service.search_image(image, k, flt, stack, **marks(like, unlike), expand=expand)
 
         image, hits = await on_search(run)
         query = {"kind": "image", "name": name, "width": image.width, "height": image.height}
@@ -322,11 +327,12 @@ def create_app(library: Library, settings: ApiSettings | None = None, *, text_se
 
     @app.get("/api/items/{item_id}/similar", response_model=S.SearchResponse, tags=["search"])
     async def search_similar(item_id: int, flt: FiltersDep, k: K = settings.default_k, stack: Stack = True,
-                             like: MarksQ = None, unlike: MarksQ = None):
-        """More like a stored item (the item itself is left out); ``like`` / ``unlike`` refine it."""
+                             like: MarksQ = None, unlike: MarksQ = None, expand: Expand = 0):
+        """More like a stored item (the item itself is left out); ``like`` / ``unlike`` refine it;
+        ``expand`` averages in its nearest items first (alpha-QE, off by default)."""
         t0 = time.perf_counter()
         row, hits = await on_search(functools.partial(service.search_item, item_id, k, flt, stack,
-                                                      **marks(like, unlike)))
+                                                      **marks(like, unlike), expand=expand))
         return await search_response({"kind": "item", "name": Path(row.path).name, "item_id": row.id,
                                 "width": row.width, "height": row.height}, hits, t0, "item")
 

@@ -161,24 +161,25 @@ class SearchService:
         rows = {r.id: r for r in self.library.items(h.id for h in hits)}
         return [(rows[h.id], h) for h in hits if h.id in rows]
 
-    def _query(self, vectors: np.ndarray, k: int, flt: Filter, stack: bool, like=(), unlike=()
+    def _query(self, vectors: np.ndarray, k: int, flt: Filter, stack: bool, like=(), unlike=(), expand: int = 0
                ) -> list[tuple[ItemRow, Hit]]:
         try:
             with self.reading():
-                return self._rows(self.library.query(vectors, k, flt, stack=stack, like=like, unlike=unlike)[0])
+                return self._rows(self.library.query(vectors, k, flt, stack=stack, like=like, unlike=unlike,
+                                                     expand=expand)[0])
         except UnknownTagError as exc:
             raise ApiError(400, "unknown-tag", str(exc)) from exc
 
     def search_image(self, image: Image.Image, k: int, filters: Filters = Filters(), stack: bool = True,
-                     like=(), unlike=()):
+                     like=(), unlike=(), expand: int = 0):
         vector = self.library.encoder.encode_images([image])
-        return self._query(vector, k, self.filter_for(filters), stack, like, unlike)
+        return self._query(vector, k, self.filter_for(filters), stack, like, unlike, expand)
 
     def search_item(self, item_id: int, k: int, filters: Filters = Filters(), stack: bool = True,
-                    like=(), unlike=()):
+                    like=(), unlike=(), expand: int = 0):
         row = self.item(item_id)
         vector = self.library.vectors([row.id])
-        return row, self._query(vector, k, self.filter_for(filters, exclude=(row.id,)), stack, like, unlike)
+        return row, self._query(vector, k, self.filter_for(filters, exclude=(row.id,)), stack, like, unlike, expand)
 
     def search_text(self, text: str, k: int, filters: Filters = Filters(), stack: bool = True, like=(), unlike=()):
         """(kind, hits, matched labels, warnings): through the text backend (the library's read path:

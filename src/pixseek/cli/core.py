@@ -19,6 +19,7 @@ from pixseek.index import list_index_kinds
 from pixseek.preprocess import load_for
 from pixseek.report import contact_sheet
 from pixseek.search import IngestStopped, encode_paths
+from pixseek.search.library import MAX_EXPAND
 from pixseek.wiring import open_library
 from pixseek.search.evaluate import evaluate_folder
 from pixseek.search.video import fold_time_into, hit_label, hit_picture
@@ -125,6 +126,7 @@ def search(
     not_text: Annotated[list[str] | None, typer.Option("--not", help="Describe what to avoid (repeatable).")] = None,
     text_method: Annotated[str | None, typer.Option("--text-method", help="probs | weights | text-tower (default: the model's text tower if it has one, else probs).")] = None,
     copies: Annotated[bool, typer.Option("--copies", help="Copy-detection mode: re-rank by region matching, finds heavily edited copies.")] = False,
+    expand: Annotated[int, typer.Option("--expand", min=0, max=MAX_EXPAND, help="Query expansion: average in the query's N nearest items first, then search again (alpha-QE; 0 = off, the default: it helps collections of near-duplicate groups, hurts small categories).")] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Find the K most similar indexed images to each query image, or to a description (--text / --not).
@@ -135,6 +137,8 @@ def search(
         raise fail(f"-k must be at least 1, got {k}")
     flt = make_filter(tag, not_tag, folder, not_folder, since, until, camera, kind)
     paths = [str(q) for q in (queries or [])] + read_list(query_list)
+    if expand and (text or not_text or copies):
+        raise fail("--expand works with query images, not with --text / --not or --copies")
     if text or not_text:
         from pixseek.cli.text import text_search_command
 
@@ -164,7 +168,8 @@ def search(
             with stage_progress() as progress:
                 hit_lists = copy_search(lib, [im for _, im in good], k, progress=progress)
         else:
-            hit_lists = lib.search([im for _, im in good], k, filter=flt, stack=stack, **marks) if good else []
+            hit_lists = lib.search([im for _, im in good], k, filter=flt, stack=stack, expand=expand, **marks) \
+                if good else []
         for (p, im), hits in zip(good, hit_lists):
             results.append({"query": p, "hits": [h.to_dict() for h in hits]})
             rows.append((im, Path(p).name, [(hit_picture(h) if sheet is not None else h.path,

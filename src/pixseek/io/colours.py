@@ -8,6 +8,10 @@ Pixels of a small thumbnail are put in one bin each by hue / saturation / value 
   pink: red/magenta hue (>= 290 or < 15) with s < 0.5 and v > 0.65;
   then by hue: red < 15 or >= 345, orange 15-40, yellow 40-70, green 70-170, blue 170-260,
   purple 260-290, pink 290-345.
+
+The stored profile is the LAYOUT: three such profiles, of the whole picture, its top third and its
+bottom third (``REGIONS``; 33 shares), so a scene word can ask where a colour is: "sky" is blue at the
+top, "grass" green at the bottom (pixseek.text.search).
 """
 from __future__ import annotations
 
@@ -19,12 +23,33 @@ COLOURS = ("black", "white", "gray", "red", "orange", "yellow", "green", "blue",
 THUMB = 64
 
 
+REGIONS = ("all", "top", "bottom")  # the whole picture, its top third, its bottom third
+LAYOUT = len(COLOURS) * len(REGIONS)  # shares in a stored layout (33)
+
+
 def image_colours(im: Image.Image) -> np.ndarray:
-    """A decoded image -> its (11,) float32 colour profile, from a THUMB-pixel thumbnail (~0.5 ms)."""
+    """A decoded image -> its (LAYOUT,) float32 colour layout (see :func:`colour_layout`), from a
+    THUMB-pixel thumbnail (~0.5 ms)."""
     small = im.convert("RGB")
     small = small.reduce(max(1, min(small.size) // (THUMB * 2))) if min(small.size) > THUMB * 2 else small
     small = small.resize((THUMB, THUMB), Image.BILINEAR)
-    return colour_profile(np.asarray(small))
+    return colour_layout(np.asarray(small))
+
+
+def colour_layout(rgb: np.ndarray) -> np.ndarray:
+    """(h, w, 3) uint8 RGB (h >= 3) -> (LAYOUT,) float32: the :func:`colour_profile` of each of
+    ``REGIONS`` in turn (whole, top third, bottom third)."""
+    a = np.asarray(rgb)
+    if a.ndim != 3 or a.shape[0] < 3:
+        raise ValueError(f"colour_layout needs an (h >= 3, w, 3) RGB array, got shape {a.shape}")
+    third = a.shape[0] // 3
+    return np.concatenate([colour_profile(a), colour_profile(a[:third]), colour_profile(a[-third:])])
+
+
+def region_profile(layout: np.ndarray, region: str) -> np.ndarray:
+    """(..., LAYOUT) layouts -> (..., 11) the profile of one of ``REGIONS``."""
+    j = REGIONS.index(region) * len(COLOURS)
+    return np.asarray(layout)[..., j:j + len(COLOURS)]
 
 
 def colour_profile(rgb: np.ndarray) -> np.ndarray:

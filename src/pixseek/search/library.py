@@ -34,13 +34,13 @@ from pixseek.errors import EmptyLibraryError, ImageError, PixseekError
 from pixseek.index import VectorIndex, create_index, load_index
 from pixseek.index.auto import resolve_kind
 from pixseek.io import IMAGE_EXTENSIONS, load_image, walk_files
-from pixseek.io.colours import COLOURS, THUMB as COLOUR_THUMB, image_colours
+from pixseek.io.colours import LAYOUT, THUMB as COLOUR_THUMB, image_colours
 from pixseek.io.hashes import hamming
 from pixseek.io.metadata import read_metadata
 from pixseek.io.video import VIDEO_EXTENSIONS, is_video
 from pixseek.preprocess import load_for
 from pixseek.search import video as video_source
-from pixseek.search.feedback import Feedback, Projection, validate_marks
+from pixseek.search.feedback import Feedback, Projection, alpha_qe, validate_marks
 from pixseek.search.filters import Filter, day_start
 from pixseek.search.pipeline import Decoded, batched, decode_stream
 from pixseek.search.tags import DEFAULT_TAGS, LabelVocabulary, TagPolicy
@@ -54,6 +54,8 @@ log = logging.getLogger("pixseek")
 TRAIN_SAMPLE = 50_000
 BACKGROUND_SAMPLE = 1024  # stored vectors whose mean is the feedback classifier's background negative
 MAX_WIDEN = 64  # a query whose hits stack or merge into fewer than k widens its shortlist up to k * this
+MAX_EXPAND = 50  # query expansion (alpha-QE) averages in at most this many neighbours
+EXPAND_ALPHA = 3.0  # ... each weighted by its similarity to the query to this power (Radenovic et al. 2018)
 EXACT_FEW = 2_000  # a filter that leaves at most this many vectors is scored exactly over them
 EXACT_SUBSET = 20_000  # ... and up to this many when the index's neighbours are too few of them
 STACK_SIMILARITY = 0.93  # global cosine from which two hits are one picture (stacked) ...
@@ -325,9 +327,9 @@ class Library:
                 except (ImageError, OSError):
                     rows.append((p, None))
             self.catalog.set_metadata(rows)
-        for start in range(0, len(paths := self.catalog.files_without_colours(prefix)), 200):
+        for start in range(0, len(paths := self.catalog.files_without_colours(prefix, LAYOUT)), 200):
             rows = []
-            for p in paths[start:start + 200]:  # stored before colour profiles were (schema < 7): one decode each
+            for p in paths[start:start + 200]:  # stored before colour layouts were: one decode each
                 try:
                     rows.append((p, image_colours(load_image(p, min_side=2 * COLOUR_THUMB))))
                 except (ImageError, OSError):
@@ -492,23 +494,30 @@ class Library:
     def query(self, vectors: np.ndarray, k: int = 10, filter: Filter | None = None, *,  # noqa: A002
               stack: bool = True, merge_shots: bool = True, like: Sequence[int] = (), unlike: Sequence[int] = (),
               rescore: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-              candidates: int | None = None) -> list[list[Hit]]:
+              candidates: int | None = None, expand: int = 0) -> list[list[Hit]]:
         """The one read path. For each row of ``vectors`` (L2-normalised, (n, d)): the ``k`` best
         items that pass ``filter``, best first. Frames of one video shot merge into one hit
         (``merge_shots``); near-duplicates of a hit are stacked under it (``stack``) and do not
         count against ``k``; hits below the relevance floor are marked ``weak``. ``like`` /
         ``unlike``: item ids marked by the person (relevance feedback, :meth:`refine`). ``rescore(ids,
         vecs) -> scores`` re-scores a shortlist of ``candidates`` (image + words; on the library's score
-        scale; a non-finite score drops the item).
+        scale; a non-finite score drops the item). ``expand``: query expansion without clicks (alpha-QE):
+        each query (after the marks) becomes itself plus its ``expand`` nearest allowed items, weighted by
+        similarity^EXPAND_ALPHA, then is searched again. Off by default: it helps collections of
+        near-duplicate groups and hurts small categories (bench/RESULTS.md, issue 18).
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
+        if not 0 <= expand <= MAX_EXPAND:
+            raise ValueError(f"expand must be between 0 and {MAX_EXPAND} neighbours, got {expand}")
         vectors = np.ascontiguousarray(np.atleast_2d(vectors), np.float32)
         if len(like) or len(unlike):
             vectors = self.refine(vectors, like, unlike)
         flt = filter or Filter()
         allowed = self._allowed(flt)
         excluded = set(flt.exclude)
+        if expand:
+            vectors = self._expand(vectors, expand, allowed, excluded)
         videos = merge_shots and self.catalog.has_kind("video")
         total = self.index.ntotal if allowed is None else len(allowed)
         results = []
@@ -529,6 +538,16 @@ class Library:
                 fetch = min(total + len(excluded), fetch * 4)
             results.append(hits[:k])
         return results
+
+    def _expand(self, vectors: np.ndarray, n: int, allowed: np.ndarray | None, excluded: set[int]) -> np.ndarray:
+        """alpha-QE: each row plus its ``n`` nearest allowed, not excluded items (see :meth:`query`)."""
+        out = []
+        for q in vectors:
+            ids, scores = self._nearest(q, n + len(excluded), allowed)
+            keep = np.asarray([int(i) not in excluded for i in ids], bool)
+            ids, scores = ids[keep][:n], scores[keep][:n]
+            out.append(alpha_qe(q, self.vectors(ids), scores, EXPAND_ALPHA) if len(ids) else q)
+        return np.stack(out).astype(np.float32)
 
     def query_scored(self, score: Callable[[np.ndarray], np.ndarray], k: int = 10,
                      filter: Filter | None = None, *, stack: bool = True, merge_shots: bool = True,  # noqa: A002
@@ -690,9 +709,10 @@ class Library:
         return self.catalog.text_facts()
 
     def colours(self, ids: Iterable[int]) -> np.ndarray:
-        """(n, 11) named-colour profiles (:mod:`pixseek.io.colours`) of the items' files, NaN rows where
-        none is stored (videos; files indexed before profiles were, until their folder is re-indexed)."""
-        return self.catalog.get_colours(ids, len(COLOURS))
+        """(n, LAYOUT) named-colour layouts (:mod:`pixseek.io.colours`: whole picture, top and bottom
+        third) of the items' files, NaN where none is stored (videos; files indexed before profiles were,
+        until their folder is ingested again; before layouts were: the whole-picture part only)."""
+        return self.catalog.get_colours(ids, LAYOUT)
 
     def neighbours(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(scores, ids) of the ``k`` nearest stored vectors of each row, straight from the index (no

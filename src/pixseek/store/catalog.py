@@ -545,13 +545,17 @@ class Catalog:
         out = np.full((len(ids), n_colours), np.nan, np.float32)
         for j, i in enumerate(ids):
             blob = found.get(i)
-            if blob is not None and len(blob) == 4 * n_colours:
-                out[j] = np.frombuffer(blob, np.float32)
+            if blob is not None and 0 < len(blob) <= 4 * n_colours:  # a shorter one: the whole-picture part only
+                v = np.frombuffer(blob, np.float32)
+                out[j, :len(v)] = v
         return out
 
-    def files_without_colours(self, prefix: str | None = None) -> list[str]:
-        """Image files stored before colour profiles were (a catalog of schema < 7)."""
-        return self._images_where("colours IS NULL", prefix)
+    def files_without_colours(self, prefix: str | None = None, length: int = 0) -> list[str]:
+        """Image files stored before colour profiles were (a catalog of schema < 7), or with a profile
+        shorter than ``length`` floats that is not the empty mark of an unreadable file (stored before
+        the colour layout was)."""
+        return self._images_where(f"(colours IS NULL OR (length(colours) > 0 AND length(colours) < {4 * int(length)}))",
+                                  prefix)
 
     def set_colours(self, rows: Iterable[tuple[str, np.ndarray]]) -> None:
         with self.transaction() as db:

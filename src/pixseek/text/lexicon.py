@@ -15,9 +15,9 @@ from importlib import resources
 
 import numpy as np
 
-from pixseek.io.colours import COLOURS  # the 11 basic colour terms, in profile order
+from pixseek.io.colours import COLOURS, REGIONS  # the 11 basic colour terms, in profile order; layout regions
 
-TABLE_VERSION = 2
+TABLE_VERSION = 3  # 3: a scene colour's region and whether it counts alone
 COLOUR_ALIASES = {"grey": "gray", "violet": "purple", "crimson": "red", "scarlet": "red", "golden": "yellow",
                   "gold": "yellow", "navy": "blue", "turquoise": "blue", "cyan": "blue", "magenta": "pink",
                   "silver": "gray", "beige": "brown"}
@@ -40,6 +40,8 @@ class Sense:
     colour_weight: float = 1.0         # a scene word's colour counts for this much (sky: blue, 0.7)
     senses: tuple[str, ...] = ()       # WordNet synsets behind a "wordnet" entry, main sense first
     scene: bool = False                # a scene word whose colour supports its classes (not a colour word)
+    colour_region: str = "all"         # where a scene word's colour lies (pixseek.io.colours.REGIONS): sky, top
+    colour_alone: bool = False         # that colour there is evidence on its own (sky: blue at the top)
 
 
 @dataclass
@@ -98,7 +100,8 @@ class Lexicon:
             return Sense(w, "colour", colour=colour)
         if entry.get("colour"):  # a scene word with the colour that covers much of such a picture
             return Sense(key, entry["src"], tuple(entry["classes"]), tuple(entry["weights"]), entry["colour"],
-                         float(entry["colour_weight"]), tuple(entry.get("senses", ())), scene=True)
+                         float(entry["colour_weight"]), tuple(entry.get("senses", ())), scene=True,
+                         colour_region=entry.get("colour_region", "all"), colour_alone=bool(entry.get("colour_alone")))
         return Sense(key, entry["src"], tuple(entry["classes"]), tuple(entry["weights"]), colour,
                      senses=tuple(entry.get("senses", ())))
 
@@ -139,6 +142,8 @@ def save_table(words: dict[str, dict], noun_exc: dict[str, str], path) -> None:
         senses=np.asarray("\n".join(" ".join(words[k].get("senses", [])) for k in keys)),
         colour=np.asarray("\n".join(words[k].get("colour", "") for k in keys)),
         colour_weight=np.asarray([words[k].get("colour_weight", 1.0) for k in keys], np.float16),
+        colour_region=np.asarray([REGIONS.index(words[k].get("colour_region", "all")) for k in keys], np.int8),
+        colour_alone=np.asarray([bool(words[k].get("colour_alone")) for k in keys], np.int8),
         exc_from=np.asarray("\n".join(sorted(noun_exc))), exc_to=np.asarray("\n".join(noun_exc[k] for k in sorted(noun_exc))))
 
 
@@ -163,7 +168,8 @@ class _Entries(dict):
         a, b = z["indptr"][i], z["indptr"][i + 1]
         return {"src": SOURCES[int(z["source"][i])], "classes": z["classes"][a:b].astype(int).tolist(),
                 "weights": z["weights"][a:b].astype(float).round(3).tolist(), "senses": self._senses[i].split(),
-                "colour": self._colour[i] or None, "colour_weight": float(z["colour_weight"][i])}
+                "colour": self._colour[i] or None, "colour_weight": float(z["colour_weight"][i]),
+                "colour_region": REGIONS[int(z["colour_region"][i])], "colour_alone": bool(z["colour_alone"][i])}
 
     def __getitem__(self, word):
         found = self.get(word)

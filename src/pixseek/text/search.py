@@ -9,7 +9,9 @@ Four ways from words to images, picked by what the library's encoder offers:
   colour (the profile stored at ingest, pixseek.io.colours), and the file's own words (file/folder name
   tokens, the EXIF/XMP description and keywords stored at ingest) --
   fused as ``1 - (1 - visual) (1 - names)``; ``visual`` is a colour word's colour score, else the class
-  score (for a scene word times ``1 + w * colour``, its colour's weight w, capped at 1) after
+  score (for a scene word times ``1 + w * colour``, its colour's weight w, capped at 1, the colour read where
+  it lies: blue in the top third for "sky"; for a word that names the coloured surface itself -- sky,
+  grass, sea, snow -- at least ``COLOUR_ALONE * w * colour``) after
   pseudo-relevance feedback (pixseek.text.expand: similarity to the centroid of the word's best images). A query's score is the geometric mean ``g`` of
   its positive words' scores (each floored at FLOOR = 0.1), mapped by ``(g - 0.1) / 0.9`` (a single word
   keeps its score; no match scores 0), times ``(1 - score)`` of each negative word, in [0, 1]; then mapped
@@ -59,6 +61,8 @@ STRONG = 0.7              # a word score from which a hit is a strong match: pre
                           # (bench/text_search.py, 2026-12-03); calibrate() puts it on the floor
 NAME_SCORE = 0.8          # a query word among the file's own words (0.4 when half the library has it)
 TIE = 1e-3                # weight of the evidence (mean factor) that orders equal scores
+COLOUR_ALONE = 0.7        # a surface word's colour in its region, alone, counts this much times its weight
+                          # (sky: blue top third 0.7 x 0.7; bench/text_search.py, issue 14 layout round)
 FLOOR = 0.1               # a word's floor inside the geometric mean, then (g - FLOOR) / (1 - FLOOR): one
                           # missing word of two does not zero the image, and no match at all scores 0
 
@@ -138,7 +142,7 @@ class TextSearcher:
         self.method = method
         self._offset = imagenet_offset(encoder)
         self._names: tuple[int, np.ndarray, list[str], list[set[str]]] | None = None
-        self._colours: tuple[int, np.ndarray] | None = None  # (generation, (n, 11) profiles of stored_probs' ids)
+        self._colours: tuple[int, np.ndarray] | None = None  # (generation, (n, LAYOUT) layouts of stored_probs' ids)
         self._visual: dict[tuple, np.ndarray] = {}  # (generation, sense, tagger columns) -> visual scores, all rows
 
     @staticmethod
@@ -379,7 +383,7 @@ class TextSearcher:
         return np.minimum(1.0, part.astype(np.float32) @ w)
 
     def _colour_table(self) -> np.ndarray:
-        """(n, 11) stored colour profiles of :meth:`stored_probs`' ids (NaN rows: none stored), loaded on
+        """(n, LAYOUT) stored colour layouts of :meth:`stored_probs`' ids (NaN: none stored), loaded on
         the first colour word of a catalog generation."""
         gen = self.library.generation
         if self._colours is None or self._colours[0] != gen:
@@ -400,13 +404,17 @@ class TextSearcher:
         vis = self._class_scores(sense, tagger_cols, None)
         col = None
         if sense is not None and sense.colour and "colours" in sig:
-            col = np.nan_to_num(np.asarray(colour_score(self._colour_table(), sense.colour), np.float32), nan=0.0)
-            if sense.scene:  # a scene word: its colour supports its classes' evidence, it cannot stand in
-                vis = np.minimum(1.0, vis * (1.0 + sense.colour_weight * col))  # for it (sky: blue)
+            region = sense.colour_region if sense.scene else "all"
+            col = np.nan_to_num(np.asarray(colour_score(self._colour_table(), sense.colour, region), np.float32),
+                                nan=0.0)
+            if sense.scene:  # a scene word: its colour where it lies supports its classes' evidence (grass:
+                vis = np.minimum(1.0, vis * (1.0 + sense.colour_weight * col))  # green at the bottom)
         if "feedback" in sig and vis.any():  # seeds by the class score (a colour alone has no look to spread)
             vis = feedback(self.library, self.stored_probs()[0], vis)
         if col is not None and not sense.scene:  # a colour word (or a word that is also one: orange)
             vis = np.maximum(vis, sense.colour_weight * col)
+        elif col is not None and sense.colour_alone:  # the surface itself (sky): its colour there stands alone
+            vis = np.maximum(vis, COLOUR_ALONE * sense.colour_weight * col)
         if len(self._visual) >= 64:
             self._visual.pop(next(iter(self._visual)))
         self._visual[key] = vis
