@@ -10,7 +10,9 @@ The server is the real CLI (`pixseek serve`) in its own process; this process is
 a fixed duration or request count, whichever ends first; every answer must be a 200 whose top hit
 is the query's source photo, or it counts as an error.
 Baseline in the same run: the single-process CLI (`pixseek search`, one query: process start,
-model load, search) and the in-process `Library.search(path)` per query (no HTTP).
+model load, search) and the in-process `Library.search(path)` per query (no HTTP). The server runs once
+per ``--blas-threads`` value (default: 1, serve's default policy, then the machine's cores, what the
+process got before the policy), same levels, same run.
 """
 from __future__ import annotations
 
@@ -79,8 +81,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(db: Path, port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([*PIXSEEK, "serve", "--db", str(db), "--port", str(port)], stdout=subprocess.DEVNULL,
+def start_server(db: Path, port: int, blas_threads: int = 1) -> subprocess.Popen:
+    proc = subprocess.Popen([*PIXSEEK, "serve", "--db", str(db), "--port", str(port), "--blas-threads",
+                             str(blas_threads)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PIXSEEK_API_KEY": ""})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -171,6 +174,9 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=15.0)
     ap.add_argument("--max-requests", type=int, default=3000)
     ap.add_argument("--warmup", type=float, default=2.0)
+    ap.add_argument("--blas-threads", type=int, nargs="+", default=[1, os.cpu_count() or 1],
+                    help="the server's --blas-threads, one server each (1: the default; cores: what a process "
+                         "gets without a policy)")
     a = ap.parse_args()
     db = build_library(a.size)
     qs = queries()
@@ -181,20 +187,22 @@ def main() -> None:
     print(f"baseline: CLI `pixseek search` one query {cli_s * 1000:.0f} ms wall (process + model load + search); "
           f"in-process Library.search p50 {lib_p50:.1f} ms p99 {lib_p99:.1f} ms", flush=True)
 
-    port = free_port()
-    server = start_server(db, port)
-    try:
-        rows = []
-        for c in a.clients:
-            r = asyncio.run(load(f"http://127.0.0.1:{port}", qs, c, a.duration, a.max_requests, a.warmup))
-            rows.append(r)
-            print(f"HTTP upload-search {c:>3} clients: {r['requests']:>5} requests in {r['seconds']:5.1f} s, "
-                  f"{r['errors']} errors | p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms | {r['rps']:6.1f} req/s "
-                  f"| p50 vs in-process x{r['p50'] / lib_p50:4.1f}, vs CLI x{cli_s * 1000 / r['p50']:5.1f} faster"
-                  + (f" | first error: {r['first_error']}" if r["errors"] else ""), flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    rows = []
+    for blas in a.blas_threads:
+        port = free_port()
+        server = start_server(db, port, blas)
+        try:
+            for c in a.clients:
+                r = asyncio.run(load(f"http://127.0.0.1:{port}", qs, c, a.duration, a.max_requests, a.warmup))
+                rows.append(r)
+                print(f"HTTP upload-search, serve --blas-threads {blas}, {c:>3} clients: {r['requests']:>5} requests "
+                      f"in {r['seconds']:5.1f} s, {r['errors']} errors | p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms "
+                      f"| {r['rps']:6.1f} req/s | p50 vs in-process x{r['p50'] / lib_p50:4.1f}, vs CLI "
+                      f"x{cli_s * 1000 / r['p50']:5.1f} faster" + (f" | first error: {r['first_error']}" if r["errors"] else ""),
+                      flush=True)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     if any(r["errors"] for r in rows):
         sys.exit(1)
 

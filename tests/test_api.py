@@ -401,6 +401,8 @@ def test_serve_command_end_to_end(lib):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}/" in out
+    # the server's thread policy: searches side by side, each one's matrix products on one BLAS thread
+    assert "matrix products on 1 BLAS thread each" in " ".join(out.split()), out
     missing = subprocess.run([*cmd[:4], "--db", "/nonexistent/x.db"], capture_output=True, text=True, timeout=120)
     assert missing.returncode != 0 and "no catalog" in missing.stderr
 

@@ -45,10 +45,14 @@ def serve(
     max_pixels: Annotated[int | None, typer.Option(help="Largest decoded image in pixels (default 40M).")] = None,
     cors_origin: Annotated[list[str] | None, typer.Option("--cors-origin", help="Allow this browser origin (repeatable; default: CORS off).")] = None,
     threads: Annotated[int | None, typer.Option(help="Search threads (default: cores, at most 4).")] = None,
+    blas_threads: Annotated[int, typer.Option("--blas-threads", min=1, help="Threads one search's matrix products may use (default 1: searches already run side by side on --threads; more oversubscribes the cores: bench/RESULTS.md, issue 7).")] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve the HTTP API and web page: open http://HOST:PORT/ and drop an image."""
-    uvicorn = require("server", "uvicorn", "fastapi", "python_multipart", "fastapi_offline", feature="'pixseek serve'")
+    uvicorn = require("server", "uvicorn", "fastapi", "python_multipart", "fastapi_offline", "threadpoolctl",
+                      feature="'pixseek serve'")
+    from threadpoolctl import threadpool_info, threadpool_limits
+
     from pixseek.api import create_app, settings_from_env
     from pixseek.api.app import server_config
     from pixseek.api.settings import hosts_for, is_loopback
@@ -74,12 +78,17 @@ def serve(
         cors_origins=tuple(cors_origin) if cors_origin else None,
         max_upload_bytes=int(max_upload_mb * 1024 * 1024) if max_upload_mb else None, max_pixels=max_pixels,
         search_threads=threads)
-    with open_library(path, model=model) as lib:
+    # the process's BLAS thread policy is the server's to set (the library changes no process-wide state):
+    # many small searches at once, each on one thread, instead of each one's products on every core
+    with threadpool_limits(limits=blas_threads, user_api="blas"), open_library(path, model=model) as lib:
         web_app = create_app(lib, settings)
         mode = "read-only (no API key)" if settings.read_only else "writes need the API key"
         if not is_loopback(host):
             console.print(f"[yellow]note:[/yellow] listening on {host}: reachable from other machines over plain HTTP")
-        console.print(f"[bold]pixseek[/bold] serving {len(lib)} images from {path} ({lib.model_id}); {mode}")
+        blas = sorted({i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"})
+        console.print(f"[bold]pixseek[/bold] serving {len(lib)} images from {path} ({lib.model_id}); {mode}; "
+                      f"searches on {settings.search_threads} threads, matrix products on "
+                      f"{'/'.join(map(str, blas)) or '?'} BLAS thread{'s' if blas != [1] else ''} each")
         console.print(f"open [link]http://{host if ':' not in host else f'[{host}]'}:{port}/[/link]  (Ctrl+C to stop)")
         config = server_config(web_app, settings, host=host, port=port, log_level="info", access_log=access_log,
                                timeout_graceful_shutdown=5)
