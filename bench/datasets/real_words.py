@@ -21,7 +21,6 @@ key; ``all``: both.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import struct
@@ -31,7 +30,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bench.datasets import DATA_ROOT, write_labels
+from bench.datasets import DATA_ROOT, renamed, save_pair, split_of, words_split, write_labels  # noqa: F401 (split_of: re-exported)
 
 LABELS = Path(__file__).with_name("real_words.json")
 GCOMPRIS, PALAPELI = "gcompris-qt-data", "palapeli-data"
@@ -231,31 +230,18 @@ def make_labels() -> dict[str, list[str]]:
     return {k: words_for(k) for k in sorted(sources())}
 
 
-def split_of(key: str) -> str:
-    return "a" if hashlib.sha256(key.encode()).digest()[0] % 2 == 0 else "b"
-
-
 def build(split: str = "all") -> tuple[Path, Path, dict[str, list[str]], dict[str, str]]:
     """(original folder, renamed folder, {key: words}, {renamed name: key}); pictures as JPEG, longest
     side at most MAX_SIDE, transparency flattened onto white."""
-    labels = json.loads(LABELS.read_text())
-    labels = {k: v for k, v in labels.items() if split == "all" or split_of(k) == split}
+    labels = words_split(json.loads(LABELS.read_text()), split)
     orig = DATA_ROOT / "real-words" / f"original-{split}"
     ren = DATA_ROOT / "real-words" / f"renamed-{split}"
-    names = {f"img{i:04d}.jpg": k for i, k in enumerate(sorted(labels, key=lambda r: hashlib.sha256(r.encode()).hexdigest()))}
+    names = renamed(labels, ".jpg")
     todo = {n: k for n, k in names.items() if not ((orig / original_name(k)).exists() and (ren / n).exists())}
     blobs = sources() if todo else {}
     for name, key in todo.items():
-        a, b = orig / original_name(key), ren / name
-        a.parent.mkdir(parents=True, exist_ok=True)
-        b.parent.mkdir(parents=True, exist_ok=True)
         with Image.open(io.BytesIO(blobs[key])) as im:
-            im.thumbnail((MAX_SIDE, MAX_SIDE))
-            im = im.convert("RGBA")
-            flat = Image.new("RGB", im.size, "white")
-            flat.paste(im, mask=im.getchannel("A"))
-        flat.save(a, quality=92)
-        flat.save(b, quality=92)
+            save_pair(im, orig / original_name(key), ren / name, MAX_SIDE, quality=92)
     return orig, ren, labels, names
 
 

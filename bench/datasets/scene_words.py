@@ -31,13 +31,12 @@ Splits ``a`` / ``b``: two halves by a hash of the key; ``all``: both.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from PIL import Image
 
-from bench.datasets import DATA_ROOT
+from bench.datasets import DATA_ROOT, renamed, save_pair, split_of, words_split  # noqa: F401 (split_of: re-exported)
 
 LABELS = Path(__file__).with_name("scene_words.json")
 PLASMA = Path("/usr/share/wallpapers")  # <Name>/contents/images/<w>x<h>.<ext> (plasma-workspace-wallpapers)
@@ -108,36 +107,23 @@ def _missing(keys: list[str]) -> None:
                        f"`make bench-deps` installs the wallpaper packages ({', '.join(PACKAGES)})")
 
 
-def split_of(key: str) -> str:
-    return "a" if hashlib.sha256(key.encode()).digest()[0] % 2 == 0 else "b"
-
-
 def build(split: str = "all") -> tuple[Path, Path, dict[str, list[str]], dict[str, str]]:
     """(original folder, renamed folder, {key: words}, {renamed name: key}); pictures as JPEG, longest
     side at most MAX_SIDE, transparency flattened onto white."""
-    labels = json.loads(LABELS.read_text())
-    labels = {k: v for k, v in labels.items() if split == "all" or split_of(k) == split}
+    labels = words_split(json.loads(LABELS.read_text()), split)
     files = {k: source(k) for k in labels}
     if missing := sorted(k for k, f in files.items() if f is None):
         _missing(missing)
     orig = DATA_ROOT / "scene-words" / f"original-{split}"
     ren = DATA_ROOT / "scene-words" / f"renamed-{split}"
-    names = {f"img{i + 1:04d}.jpg": k
-             for i, k in enumerate(sorted(labels, key=lambda r: hashlib.sha256(r.encode()).hexdigest()))}
+    names = renamed(labels, ".jpg", start=1)
     for name, key in names.items():
         a, b = orig / original_name(key), ren / name
         if a.exists() and b.exists():
             continue
-        a.parent.mkdir(parents=True, exist_ok=True)
-        b.parent.mkdir(parents=True, exist_ok=True)
         with Image.open(files[key]) as im:
             im.draft("RGB", (MAX_SIDE, MAX_SIDE))
-            im.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-            im = im.convert("RGBA")
-            flat = Image.new("RGB", im.size, "white")
-            flat.paste(im, mask=im.getchannel("A"))
-        flat.save(a, quality=92)
-        flat.save(b, quality=92)
+            save_pair(im, a, b, MAX_SIDE, Image.Resampling.LANCZOS, quality=92)
     return orig, ren, labels, names
 
 

@@ -12,14 +12,13 @@ Splits ``a`` / ``b``: two halves by a hash of the picture's path; ``all``: both.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
 
 from PIL import Image
 
-from bench.datasets import DATA_ROOT, write_labels
+from bench.datasets import DATA_ROOT, renamed, save_pair, split_of, words_split, write_labels  # noqa: F401 (split_of: re-exported)
 
 PACKAGE = "tuxpaint-stamps-default"
 STAMPS = "usr/share/tuxpaint/stamps"
@@ -110,31 +109,19 @@ def make_labels() -> dict[str, list[str]]:
     return out
 
 
-def split_of(rel: str) -> str:
-    return "a" if hashlib.sha256(rel.encode()).digest()[0] % 2 == 0 else "b"
-
-
 def build(split: str = "all") -> tuple[Path, Path, dict[str, list[str]], dict[str, str]]:
     """(original folder, renamed folder, {original rel path: words}, {renamed name: original rel path})."""
-    labels = json.loads(LABELS.read_text())
-    labels = {k: v for k, v in labels.items() if split == "all" or split_of(k) == split}
+    labels = words_split(json.loads(LABELS.read_text()), split)
     src, lom = extract(), extract_lomiri()
     orig = DATA_ROOT / "stamp-words" / f"original-{split}"
     ren = DATA_ROOT / "stamp-words" / f"renamed-{split}"
-    names = {f"img{i:04d}.png": rel for i, rel in enumerate(sorted(labels, key=lambda r: hashlib.sha256(r.encode()).hexdigest()))}
+    names = renamed(labels, ".png")
     for name, rel in names.items():
         a, b = orig / rel, ren / name
         if a.exists() and b.exists():
             continue
-        a.parent.mkdir(parents=True, exist_ok=True)
-        b.parent.mkdir(parents=True, exist_ok=True)
         with Image.open(lom / rel[len("lomiri/"):] if rel.startswith("lomiri/") else src / rel) as im:
-            im.thumbnail((MAX_SIDE, MAX_SIDE))
-            im = im.convert("RGBA")
-            flat = Image.new("RGB", im.size, "white")
-            flat.paste(im, mask=im.getchannel("A"))
-        flat.save(a)
-        flat.save(b)
+            save_pair(im, a, b, MAX_SIDE)
     return orig, ren, labels, names
 
 
