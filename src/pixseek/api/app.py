@@ -34,8 +34,8 @@ from pixseek.api.settings import ApiSettings, host_name
 from pixseek.api.thumbs import ThumbnailCache
 from pixseek.errors import ImageError
 from pixseek.io.video import format_timestamp
-from pixseek.search.library import MAX_EXPAND
 from pixseek.search import Library
+from pixseek.search.library import MAX_EXPAND
 from pixseek.store.catalog import ItemRow
 from pixseek.web import STATIC_DIR
 
