@@ -356,5 +356,7 @@ def test_profiles_stored_before_layouts_get_one_on_the_next_ingest(tmp_path):
     with open_library(db, readonly=True) as library:
         assert np.isnan(library.colours(ids)[:, len(COLOURS):]).all()  # a read-only open changed nothing
     with open_library(db) as library:
-        library.add(folder)  # nothing new to encode; the layouts are filled in
-        assert np.allclose(library.colours(ids), full, atol=1e-6)
+        seen = []
+        library.add(folder, progress=lambda done, total: seen.append((done, total)))  # nothing new to encode;
+        assert np.allclose(library.colours(ids), full, atol=1e-6)  # the layouts are filled in, with progress
+        assert seen[0] == (3, 3), seen

@@ -239,7 +239,7 @@ class Library:
             raise PixseekError(f"{self.catalog.path}: opened read-only")
         t0 = time.perf_counter()
         report = IndexReport()
-        todo, known = self.plan(source, report, prune=prune, extensions=extensions)
+        todo, known = self.plan(source, report, prune=prune, extensions=extensions, progress=progress)
         total = len(todo)
         videos = [p for p in todo if is_video(p)]
         images = [p for p in todo if not is_video(p)]
@@ -276,10 +276,11 @@ class Library:
 
     def plan(self, source: str | os.PathLike | Sequence[str | os.PathLike], report: IndexReport, *,
              prune: bool = True, extensions: Iterable[str] = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS,
-             ) -> tuple[list[str], dict[str, FileState]]:
+             progress: Progress | None = None) -> tuple[list[str], dict[str, FileState]]:
         """The files of ``source`` that need encoding (new, or size/mtime changed) and the catalog's
         state of those under it; unchanged files are counted in ``report``, and with ``prune`` the
-        catalog entries under a folder whose files are gone are dropped."""
+        catalog entries under a folder whose files are gone are dropped. Files stored by an older
+        release first get what it did not store (``progress``: (done, total) of that refresh)."""
         if isinstance(source, (str, os.PathLike)):
             root = os.path.abspath(source)
             paths = [os.path.abspath(p) for p in walk_files(root, extensions)]
@@ -291,7 +292,7 @@ class Library:
             prune = False
             if paths:
                 self.catalog.add_roots(sorted({os.path.dirname(p) for p in paths}))
-        self._backfill_metadata(prefix)
+        self._backfill_metadata(prefix, progress)
         known = self.catalog.file_states(prefix)
         todo: list[str] = []
         for p in paths:
@@ -315,10 +316,11 @@ class Library:
                 report.removed = len(gone)
         return todo, known
 
-    def _backfill_metadata(self, prefix: str | None) -> None:
+    def _backfill_metadata(self, prefix: str | None, progress: Progress | None = None) -> None:
         """Files stored by a release that did not read header metadata get it now (true size, date
-        taken, camera, GPS; ~4 ms a file, no decode), and those stored without a colour profile get one
-        (a draft decode), once, on the next ingest of their folder."""
+        taken, camera, GPS; ~4 ms a file, no decode), and those stored without a colour layout get one
+        (a draft decode, ~5-10 ms a file: minutes for a large library, shown through ``progress``), once,
+        on the next ingest of their folder."""
         for start in range(0, len(paths := self.catalog.files_without_metadata(prefix)), 500):
             rows = []
             for p in paths[start:start + 500]:
@@ -327,7 +329,8 @@ class Library:
                 except (ImageError, OSError):
                     rows.append((p, None))
             self.catalog.set_metadata(rows)
-        for start in range(0, len(paths := self.catalog.files_without_colours(prefix, LAYOUT)), 200):
+        paths = self.catalog.files_without_colours(prefix, LAYOUT)
+        for start in range(0, len(paths), 200):
             rows = []
             for p in paths[start:start + 200]:  # stored before colour layouts were: one decode each
                 try:
@@ -335,6 +338,8 @@ class Library:
                 except (ImageError, OSError):
                     rows.append((p, np.zeros(0, np.float32)))  # unreadable now: marked, not retried
             self.catalog.set_colours(rows)
+            if progress:
+                progress(start + len(rows), len(paths))
 
     def finish(self, report: IndexReport, t0: float) -> None:
         """After the last batch: record the errors not recorded with a batch (videos), switch index
