@@ -29,7 +29,8 @@ LAYOUT = len(COLOURS) * len(REGIONS)  # shares in a stored layout (33)
 
 def image_colours(im: Image.Image) -> np.ndarray:
     """A decoded image -> its (LAYOUT,) float32 colour layout (see :func:`colour_layout`), from a
-    THUMB-pixel thumbnail (~0.5 ms)."""
+    THUMB-pixel thumbnail (the three profiles ~0.85 ms; 3.4 ms with the thumbnail of a 1600 x 1000
+    picture, measured ad hoc 2026-12-03)."""
     small = im.convert("RGB")
     small = small.reduce(max(1, min(small.size) // (THUMB * 2))) if min(small.size) > THUMB * 2 else small
     small = small.resize((THUMB, THUMB), Image.BILINEAR)

@@ -319,7 +319,8 @@ class Library:
     def _backfill_metadata(self, prefix: str | None, progress: Progress | None = None) -> None:
         """Files stored by a release that did not read header metadata get it now (true size, date
         taken, camera, GPS; ~4 ms a file, no decode), and those stored without a colour layout get one
-        (a draft decode, ~5-10 ms a file: minutes for a large library, shown through ``progress``), once,
+        (a draft decode, 4.2 ms a file for JPEGs of <= 1600 px (bench/RESULTS.md, issue 14 round 4): minutes
+        for a large library, shown through ``progress``), once,
         on the next ingest of their folder."""
         for start in range(0, len(paths := self.catalog.files_without_metadata(prefix)), 500):
             rows = []
