@@ -333,6 +333,26 @@ def test_everyday_words_that_said_too_little_are_understood():
     assert "hotdog" not in classes_of("car") and len(classes_of("dog")) > 100
 
 
+def test_hyphenated_words_and_kinds_below_a_class_are_understood():
+    """Round 5: a table key with a hyphen or an apostrophe reads as a query does (hot-air balloon, t-shirt,
+    jack-o'-lantern); a kind below a class reaches that class (kayak, pirogue: canoe), not whatever label
+    the sentence model found (pirogue was "ant"); a plant's related labels are plants (tulip was "ram")."""
+    lx = lexicon()
+    for typed in ("hot-air balloon", "hot air balloon", "hot-air balloons"):
+        p = lx.parse(typed)
+        assert p.unknown == [] and [s.word for _, s in p.terms] == ["hot air balloon"], typed
+        assert classes_of(typed) == {"balloon"}
+    assert classes_of("t-shirt") == classes_of("tee shirt") == {"jersey"}
+    assert classes_of("jack-o'-lantern") == {"jack-o'-lantern"} and classes_of("four-poster") == {"four-poster"}
+    assert classes_of("ping-pong ball") == {"ping-pong ball"}
+    assert classes_of("kayak") == classes_of("pirogue") == {"canoe"}
+    assert lx.sense("kayak").source == "wordnet"
+    assert lx.sense("tulip") is None or "ram" not in classes_of("tulip")
+    for word in ("bikini", "dolphin", "mushroom", "cathedral"):  # entries the hierarchy gave stay as they were
+        assert lx.sense(word).source == "wordnet"
+    assert classes_of("bikini") == {"bikini"}
+
+
 def test_profiles_stored_before_layouts_get_one_on_the_next_ingest(tmp_path):
     """A catalog written before colour layouts (an 11-share profile per file) keeps working -- the whole
     picture stands in for a region -- and its files get their layout on the next ingest of their

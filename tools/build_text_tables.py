@@ -27,6 +27,11 @@ Writes
     flowerpot); a group noun (noun.group, not a social group) reaches its member meronyms' classes
     (people -> person: scuba diver, groom, ballplayer); a scene noun that matches no label takes, at
     GLOSS_SCENE_SCALE, the entry of the SCENES word its gloss names (star: "... at night" -> night).
+  - round 5, kinds below a class: a noun whose main sense lies under an ImageNet class (kayak under canoe,
+    jetliner under airliner, hot-air balloon under balloon) reaches that class, weight 1 (the nearest class
+    ancestors), where the word had no entry or only a related one from the sentence model (pirogue: canoe,
+    not ant); scene nouns keep theirs. Related labels of a plant, animal or food noun come only from the
+    classes in its lexicographer file (tulip: not ram).
   - ``noun_exc``: WordNet's irregular plurals (mice -> mouse), for the runtime's lemmatiser.
 * ``labels-minilm.npz``: the label texts' sentence vectors (float16) with their owner class, so no label
   is embedded at query time (pixseek.text.labels loads it when the texts match).
@@ -312,6 +317,40 @@ def ancestor_words(wn, known: set[str], under: dict[str, set[int]], embed, class
 
 
 SCENE_LEXNAMES = {"noun.object", "noun.location", "noun.phenomenon", "noun.time"}
+LIVING_LEXNAMES = {"noun.animal", "noun.plant", "noun.food"}  # related labels stay within the word's own kind
+
+
+def query_form(lemma: str) -> str:
+    """A WordNet lemma as pixseek.text.lexicon reads a query ("hot-air_balloon" -> "hot air balloon")."""
+    return " ".join(re.findall(r"[a-z0-9]+(?:'[a-z]+)?", lemma.lower().replace("-", " ").replace("_", " ")))
+
+
+def below_class_words(wn, words: dict, class_syn: list) -> dict:
+    """Nouns whose main sense lies under an ImageNet class (kayak: canoe) -> that class at weight 1 (all the
+    nearest class ancestors, breadth first), for words with no entry or only a related (sentence-model)
+    one; scene nouns (SCENE_LEXNAMES) keep what they have. 2,100+ words, most of them rare kinds."""
+    index = {s.name(): j for j, s in enumerate(class_syn)}
+    out = {}
+    for s in wn.all_synsets("n"):
+        if s.name() in index:
+            continue
+        level, frontier, found = 0, [s], []
+        while frontier and not found and level < 12:
+            frontier = sorted({h for x in frontier for h in x.hypernyms() + x.instance_hypernyms()}, key=lambda x: x.name())
+            found = [index[h.name()] for h in frontier if h.name() in index]
+            level += 1
+        if not found:
+            continue
+        for lem in s.lemmas():
+            main = wn.synsets(lem.name(), "n")
+            key = query_form(lem.name())
+            if not main or main[0] != s or not key or key in out or s.lexname() in SCENE_LEXNAMES:
+                continue
+            if key in words and words[key]["src"] != "related":
+                continue
+            out[key] = {"src": "wordnet", "senses": [s.name()], "classes": sorted(set(found)),
+                        "weights": [1.0] * len(set(found))}
+    return out
 
 
 def group_words(wn, known: set[str], under: dict[str, set[int]]) -> dict:
@@ -435,6 +474,16 @@ def main() -> None:
         top = np.argsort(-b)[:RELATED_TOP]
         return top if b[top[0]] >= RELATED_MIN else None
 
+    class_syn = [wn.synset_from_pos_and_offset("n", int(row[0][1:])) for row in imagenet_classes()]
+    class_lex = np.asarray([x.lexname() for x in class_syn])
+
+    def own_kind(w: str, b: np.ndarray) -> np.ndarray:
+        """A plant, animal or food noun's label cosines, kept only for classes of its own kind (tulip: no ram)."""
+        main = wn.synsets(w.replace(" ", "_"), "n")
+        if main and main[0].lexname() in LIVING_LEXNAMES:
+            return np.where(class_lex == main[0].lexname(), b, -1.0)
+        return b
+
     general = {}  # scene words: their nearest labels of any kind, not only landforms (weight RELATED_IN_SCENE)
     for i, w in enumerate(extra):
         if w not in SCENES:
@@ -453,6 +502,7 @@ def main() -> None:
                 top = np.argsort(-bs)[:RELATED_TOP]
                 b = bs
         if top is None:
+            b = own_kind(w, b)
             top = related_top(w, b)
             if top is None:
                 continue
@@ -464,12 +514,15 @@ def main() -> None:
                     "weights": [round(float(x), 3) for x in p[keep]]}
         kept += 1
     print(f"related: {kept} kept (best cosine >= {RELATED_MIN})")
+    below = below_class_words(wn, words, class_syn)
+    replaced = sum(1 for w in below if w in words)
+    words.update(below)
+    print(f"below a class: {len(below)} nouns under an ImageNet class reach it ({replaced} replace a related entry: "
+          f"{', '.join(sorted(w for w in below if ' ' not in w)[:20])}...)")
     # hierarchy words with few classes (flower: daisy, yellow lady's slipper) that name no class themselves:
     # also their nearest labels by the sentence model (false friends skipped), scaled by RELATED_IN_FEW
     class_lemmas = {x.lower() for row in lemmas for x in row}
-    class_syn = [wn.synset_from_pos_and_offset("n", int(row[0][1:])) for row in imagenet_classes()]
     class_syns = {x.name() for x in class_syn}
-    class_lex = np.asarray([x.lexname() for x in class_syn])
 
     def common_hypernym_word(w: str) -> bool:  # main sense above (not at) a class, used often (count >= 2)
         main = wn.synsets(w.replace(" ", "_"), "n")
@@ -477,7 +530,7 @@ def main() -> None:
         return bool(main) and main[0].name() not in class_syns and lem is not None and lem.count() >= 2
 
     few = [w for w, e in words.items() if e["src"] == "wordnet" and len(e["classes"]) < FEW_CLASSES
-           and w not in class_lemmas and w not in SCENES and common_hypernym_word(w)]
+           and w not in class_lemmas and w not in SCENES and w not in below and common_hypernym_word(w)]
     fsims = model.embed(few) @ label_vecs.T if few else np.zeros((0, len(texts)))
     fbest = np.stack([fsims[:, owner_arr == j].max(1) for j in range(1000)], 1) if few else fsims
     widened = 0

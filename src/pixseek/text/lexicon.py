@@ -26,7 +26,14 @@ STOP_WORDS = frozenset("""a an the and or of on in at to with without by for fro
     photo photos picture pictures image images pic pics shot view""".split())
 MORPHY_RULES = (("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"),
                 ("ies", "y"), ("s", ""))
-MAX_PHRASE = 3
+MAX_PHRASE = 3  # at least: the table's longest key in words sets it (Lexicon.max_phrase)
+TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+def tokens(text: str) -> list[str]:
+    """The words of a query or a table key as the lexicon reads them: lower case, hyphens and underscores
+    split words ("hot-air balloon" -> hot, air, balloon; "lady's slipper" keeps "lady's")."""
+    return TOKEN.findall(text.lower().replace("-", " ").replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,14 @@ class Lexicon:
     def __init__(self, words: dict[str, dict], noun_exc: dict[str, str]):
         self.words = words
         self.noun_exc = noun_exc
+        self.max_phrase = max([MAX_PHRASE] + [len(k.split()) for k in getattr(words, "_pos", words)])
         self._singular: dict[str, str] = {}  # memo of ``singular``: file-name tokens repeat a lot
 
     def lemma(self, word: str) -> str | None:
-        """The table's form of ``word`` (itself, its singular), or None."""
+        """The table's form of ``word`` (itself, its singular; read as a query is: "hot-air" = "hot air"), or None."""
         w = word.lower()
+        if w not in self.words and not TOKEN.fullmatch(w):
+            w = " ".join(tokens(w))
         if w in self.words:
             return w
         head, _, last = w.rpartition(" ")
@@ -106,12 +116,12 @@ class Lexicon:
                      senses=tuple(entry.get("senses", ())))
 
     def parse(self, text: str) -> ParsedQuery:
-        tokens = re.findall(r"[a-z0-9]+(?:'[a-z]+)?", text.lower().replace("-", " ").replace("_", " "))
+        words = tokens(text)
         out = ParsedQuery()
         i = 0
-        while i < len(tokens):
-            for n in range(min(MAX_PHRASE, len(tokens) - i), 0, -1):
-                phrase = " ".join(tokens[i:i + n])
+        while i < len(words):
+            for n in range(min(self.max_phrase, len(words) - i), 0, -1):
+                phrase = " ".join(words[i:i + n])
                 if n > 1 and self.lemma(phrase) is None:
                     continue
                 if n == 1 and phrase in STOP_WORDS:
@@ -154,6 +164,10 @@ class _Entries(dict):
         super().__init__()
         self._z = z
         self._pos = {w: i for i, w in enumerate(str(z["words"]).split("\n"))}
+        for w, i in list(self._pos.items()):  # keys as a query reads them: "hot-air balloon" -> "hot air balloon"
+            read = " ".join(tokens(w))
+            if read != w:
+                self._pos.setdefault(read, i)
         self._senses = str(z["senses"]).split("\n")
         self._colour = str(z["colour"]).split("\n")
 
