@@ -351,6 +351,11 @@ def test_hyphenated_words_and_kinds_below_a_class_are_understood():
     for word in ("bikini", "dolphin", "mushroom", "cathedral"):  # entries the hierarchy gave stay as they were
         assert lx.sense(word).source == "wordnet"
     assert classes_of("bikini") == {"bikini"}
+    for word, scene in (("sunrise", "sunset"), ("dusk", "sunset"), ("winter", "snow"), ("moon", "night")):
+        sense = lx.sense(word)  # words for the same scene take its entry, scaled (they were ignored)
+        assert sense is not None and sense.scene and sense.colour == lx.sense(scene).colour, word
+        assert set(sense.classes) == set(lx.sense(scene).classes) and max(sense.weights) <= max(lx.sense(scene).weights)
+    assert "orange" not in classes_of("sun")  # it reached the fruit through natural_object
 
 
 def test_profiles_stored_before_layouts_get_one_on_the_next_ingest(tmp_path):

@@ -32,6 +32,8 @@ Writes
     ancestors), where the word had no entry or only a related one from the sentence model (pirogue: canoe,
     not ant); scene nouns keep theirs. Related labels of a plant, animal or food noun come only from the
     classes in its lexicographer file (tulip: not ram).
+    Words for the same scene as a SCENES word (``SCENE_ALIASES``: sunrise, dawn, dusk -> sunset; winter
+    -> snow; moon -> night, scaled) take its entry.
   - ``noun_exc``: WordNet's irregular plurals (mice -> mouse), for the runtime's lemmatiser.
 * ``labels-minilm.npz``: the label texts' sentence vectors (float16) with their owner class, so no label
   is embedded at query time (pixseek.text.labels loads it when the texts match).
@@ -165,6 +167,12 @@ SCENES = {
     "planet": ({"planetarium": 0.5, "space shuttle": 0.3, "ping-pong ball": 0.3, "balloon": 0.3,
                 "croquet ball": 0.3, "golf ball": 0.3, "orange": 0.2}, ("black", 0.6)),
 }
+# Words for the same scene as a SCENES word (round 5, by meaning), its entry scaled: the time of day, the
+# season, what is seen in such a sky. They replace what the word had ("sun" reached the fruit orange through
+# natural_object, "sunrise" and "winter" were ignored).
+SCENE_ALIASES = {"sunrise": ("sunset", 1.0), "dawn": ("sunset", 0.8), "dusk": ("sunset", 0.8),
+                 "twilight": ("sunset", 0.8), "sun": ("sunset", 0.6), "winter": ("snow", 0.7),
+                 "moon": ("night", 0.6), "seaside": ("beach", 1.0), "woodland": ("woods", 1.0)}
 # Animals, plants and things typical of a place (round 2): weak evidence for its scene word (a camel for
 # "desert", fungi and forest primates for "forest"), by what lives or is found there (general knowledge,
 # not the dev sets' pictures); merged into SCENES (the larger weight wins).
@@ -330,6 +338,7 @@ def below_class_words(wn, words: dict, class_syn: list) -> dict:
     nearest class ancestors, breadth first), for words with no entry or only a related (sentence-model)
     one; scene nouns (SCENE_LEXNAMES) keep what they have. 2,100+ words, most of them rare kinds."""
     index = {s.name(): j for j, s in enumerate(class_syn)}
+    read = {query_form(k): k for k in words}  # "jack-o'-lantern" (a class) is not the fungus "jack-o-lantern"
     out = {}
     for s in wn.all_synsets("n"):
         if s.name() in index:
@@ -346,7 +355,7 @@ def below_class_words(wn, words: dict, class_syn: list) -> dict:
             key = query_form(lem.name())
             if not main or main[0] != s or not key or key in out or s.lexname() in SCENE_LEXNAMES:
                 continue
-            if key in words and words[key]["src"] != "related":
+            if key in read and words[read[key]]["src"] != "related":
                 continue
             out[key] = {"src": "wordnet", "senses": [s.name()], "classes": sorted(set(found)),
                         "weights": [1.0] * len(set(found))}
@@ -515,9 +524,12 @@ def main() -> None:
         kept += 1
     print(f"related: {kept} kept (best cosine >= {RELATED_MIN})")
     below = below_class_words(wn, words, class_syn)
-    replaced = sum(1 for w in below if w in words)
+    read = {query_form(k): k for k in words}
+    replaced = [read[w] for w in below if w in read]
+    for w in replaced:
+        del words[w]
     words.update(below)
-    print(f"below a class: {len(below)} nouns under an ImageNet class reach it ({replaced} replace a related entry: "
+    print(f"below a class: {len(below)} nouns under an ImageNet class reach it ({len(replaced)} replace a related entry: "
           f"{', '.join(sorted(w for w in below if ' ' not in w)[:20])}...)")
     # hierarchy words with few classes (flower: daisy, yellow lady's slipper) that name no class themselves:
     # also their nearest labels by the sentence model (false friends skipped), scaled by RELATED_IN_FEW
@@ -579,6 +591,15 @@ def main() -> None:
     print(f"scenes: {len(SCENES)} scene and structure words from the SCENES table (+ HABITAT; "
           f"{len(general)} with their nearest labels of any kind: "
           f"{', '.join(f'{w}: {len(c)}' for w, c in sorted(general.items()))})")
+    for w, (target, scale) in SCENE_ALIASES.items():
+        e = words[target]
+        words[w] = {"src": "related", "senses": [f"~{target}"], "classes": e["classes"],
+                    "weights": [round(x * scale, 3) for x in e["weights"]]}
+        if e.get("colour"):
+            words[w]["colour"], words[w]["colour_weight"] = e["colour"], round(e["colour_weight"] * scale, 3)
+            words[w]["colour_region"], words[w]["colour_alone"] = e["colour_region"], e["colour_alone"]
+    print(f"aliases: {len(SCENE_ALIASES)} words take a SCENES entry, scaled: "
+          + ", ".join(f"{w}: {t} x {x}" for w, (t, x) in SCENE_ALIASES.items()))
     glossed = {}
     for w, is_scene in extra_scene.items():  # unmatched scene words whose gloss names a scene (star: night)
         if not is_scene or w in words:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import numpy as np
@@ -62,8 +62,12 @@ class Lexicon:
     def __init__(self, words: dict[str, dict], noun_exc: dict[str, str]):
         self.words = words
         self.noun_exc = noun_exc
-        self.max_phrase = max([MAX_PHRASE] + [len(k.split()) for k in getattr(words, "_pos", words)])
         self._singular: dict[str, str] = {}  # memo of ``singular``: file-name tokens repeat a lot
+
+    @cached_property
+    def max_phrase(self) -> int:
+        """The most words a table key has (at least MAX_PHRASE); read on the first query that long."""
+        return max([MAX_PHRASE] + [k.count(" ") + 1 for k in getattr(self.words, "_pos", self.words)])
 
     def lemma(self, word: str) -> str | None:
         """The table's form of ``word`` (itself, its singular; read as a query is: "hot-air" = "hot air"), or None."""
@@ -120,7 +124,8 @@ class Lexicon:
         out = ParsedQuery()
         i = 0
         while i < len(words):
-            for n in range(min(self.max_phrase, len(words) - i), 0, -1):
+            longest = len(words) - i if len(words) - i <= MAX_PHRASE else min(self.max_phrase, len(words) - i)
+            for n in range(longest, 0, -1):
                 phrase = " ".join(words[i:i + n])
                 if n > 1 and self.lemma(phrase) is None:
                     continue
@@ -141,7 +146,12 @@ SOURCES = ("wordnet", "related")
 
 
 def save_table(words: dict[str, dict], noun_exc: dict[str, str], path) -> None:
-    """The lexicon as flat arrays (loads in milliseconds, unlike JSON): words, CSR classes / weights."""
+    """The lexicon as flat arrays (loads in milliseconds, unlike JSON): words, CSR classes / weights. Keys are
+    stored as a query reads them ("hot-air balloon" -> "hot air balloon"; a hierarchy entry wins a clash)."""
+    read: dict[str, dict] = {}
+    for k in sorted(words, key=lambda k: (words[k]["src"] != "wordnet", k)):
+        read.setdefault(" ".join(tokens(k)), words[k])
+    words = read
     keys = sorted(words)
     indptr = np.cumsum([0] + [len(words[k]["classes"]) for k in keys])
     np.savez(  # uncompressed: it loads faster than it would inflate
@@ -164,10 +174,6 @@ class _Entries(dict):
         super().__init__()
         self._z = z
         self._pos = {w: i for i, w in enumerate(str(z["words"]).split("\n"))}
-        for w, i in list(self._pos.items()):  # keys as a query reads them: "hot-air balloon" -> "hot air balloon"
-            read = " ".join(tokens(w))
-            if read != w:
-                self._pos.setdefault(read, i)
         self._senses = str(z["senses"]).split("\n")
         self._colour = str(z["colour"]).split("\n")
 
