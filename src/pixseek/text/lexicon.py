@@ -203,7 +203,12 @@ class _Entries(dict):
 
 @lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
-    raw = resources.files("pixseek.text").joinpath("data/lexicon.npz").read_bytes()
+    """The shipped table (src/pixseek/text/data/lexicon.npz), loaded once."""
+    return load_lexicon(resources.files("pixseek.text").joinpath("data/lexicon.npz").read_bytes())
+
+
+def load_lexicon(raw: bytes) -> Lexicon:
+    """A lexicon from the bytes of a table file (the shipped one, or another release's for a comparison)."""
     with np.load(io.BytesIO(raw)) as npz:
         z = {k: npz[k] for k in npz.files}
     if int(z["version"]) != TABLE_VERSION:

@@ -1,0 +1,90 @@
+"""How many everyday picture words the text search understands: the shipped lexicon against another
+release's, same run.
+
+    PYTHONPATH=src .venv/bin/python bench/text_vocabulary.py [--baseline 79e3b4f]
+
+Word lists not drawn from any dev set of bench/text_search.py and not used to build the tables:
+* ``coco``: the 80 object category names of COCO 2017 (person, bicycle, traffic light, hair drier...);
+* ``places``: 120 scene category names in the style of Places365 (airfield, bamboo forest, canyon,
+  lighthouse, wheat field...), its own naming ("forest path", "ski slope");
+* ``issue``: the words of issue 14's report (flower, leaf, night sky with stars, a red car, people on a
+  beach, brick wall, tower, canyon...).
+
+Per list: names fully understood (every content word has a meaning: classes, a scene, a colour), partly
+(some words ignored, which the search says in a note), ignored (none), for the baseline table (``git show
+<rev>:src/pixseek/text/data/lexicon.npz``) and the table shipped now, plus the names still not (fully)
+understood. This counts coverage, not correctness: whether a meaning is the right one is what
+bench/text_search.py measures on pictures.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from pixseek.text.lexicon import lexicon, load_lexicon  # noqa: E402
+
+COCO = """person, bicycle, car, motorcycle, airplane, bus, train, truck, boat, traffic light, fire hydrant,
+stop sign, parking meter, bench, bird, cat, dog, horse, sheep, cow, elephant, bear, zebra, giraffe, backpack,
+umbrella, handbag, tie, suitcase, frisbee, skis, snowboard, sports ball, kite, baseball bat, baseball glove,
+skateboard, surfboard, tennis racket, bottle, wine glass, cup, fork, knife, spoon, bowl, banana, apple,
+sandwich, orange, broccoli, carrot, hot dog, pizza, donut, cake, chair, couch, potted plant, bed, dining table,
+toilet, tv, laptop, mouse, remote, keyboard, cell phone, microwave, oven, toaster, sink, refrigerator, book,
+clock, vase, scissors, teddy bear, hair drier, toothbrush"""
+PLACES = """airfield, airport terminal, alley, amphitheater, amusement park, aquarium, aqueduct, arch, art gallery,
+badlands, bakery, ballroom, bamboo forest, barn, baseball field, bathroom, beach, bedroom, boardwalk, boathouse,
+bookstore, botanical garden, bridge, butte, campsite, canal, canyon, castle, cemetery, church, classroom,
+closet, coast, cockpit, coffee shop, conference room, construction site, corn field, corridor, cottage,
+courtyard, crosswalk, dam, desert, dining room, dock, downtown, driveway, farm, field, fire station, forest,
+forest path, fountain, garage, gas station, glacier, golf course, greenhouse, harbor, highway, hospital, hotel,
+house, ice skating rink, iceberg, igloo, industrial area, islet, kitchen, lagoon, lake, lawn, library,
+lighthouse, living room, lobby, marsh, mausoleum, mountain, mountain path, museum, ocean, office, orchard,
+pagoda, palace, park, parking lot, pasture, patio, pavilion, pier, playground, pond, racecourse, rainforest,
+restaurant, river, rock arch, ruin, runway, sandbox, ski slope, sky, skyscraper, snowfield, stadium,
+staircase, street, supermarket, swamp, swimming pool, temple, tower, train station, tree farm, valley,
+vineyard, volcano, waterfall, wheat field, wind farm, yard"""
+ISSUE = """flower, leaf, night sky with stars, dog, a red car, people on a beach, bird, tool, building, tower,
+forest, desert, canyon, brick wall, fruit, animal, instrument, vehicle"""
+LISTS = {"coco": COCO, "places": PLACES, "issue": ISSUE}
+
+
+def names(text: str) -> list[str]:
+    return [n.strip() for n in text.replace("\n", " ").split(",") if n.strip()]
+
+
+def understood(lx, name: str) -> str:
+    p = lx.parse(name)
+    if p.terms and not p.unknown:
+        return "full"
+    return "part" if p.terms else "none"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--baseline", default="79e3b4f", help="git revision whose shipped table is the baseline")
+    args = ap.parse_args()
+    raw = subprocess.run(["git", "show", f"{args.baseline}:src/pixseek/text/data/lexicon.npz"], cwd=ROOT,
+                         capture_output=True, check=True).stdout
+    tables = {f"baseline {args.baseline}": load_lexicon(raw), "now": lexicon()}
+    print(f"{'list':<8} {'names':>5}  " + "  ".join(f"{t + ': full / part / none':>34}" for t in tables))
+    for key, text in LISTS.items():
+        ns = names(text)
+        cells = []
+        for lx in tables.values():
+            v = [understood(lx, n) for n in ns]
+            cells.append(f"{v.count('full'):>14} / {v.count('part'):>4} / {v.count('none'):>4}"
+                         f" ({v.count('full') / len(ns):.0%})")
+        print(f"{key:<8} {len(ns):>5}  " + "  ".join(f"{c:>34}" for c in cells))
+    now = tables["now"]
+    for key, text in LISTS.items():
+        left = [(n, now.parse(n).unknown) for n in names(text) if understood(now, n) != "full"]
+        print(f"\n{key}: not fully understood now ({len(left)}): "
+              + ", ".join(f"{n} [{' '.join(u)}]" if u != [n] else n for n, u in left))
+
+
+if __name__ == "__main__":
+    main()
