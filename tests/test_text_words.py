@@ -348,6 +348,7 @@ def test_hyphenated_words_and_kinds_below_a_class_are_understood():
     assert classes_of("kayak") == classes_of("pirogue") == {"canoe"}
     assert lx.sense("kayak").source == "wordnet"
     assert lx.sense("tulip") is None or "ram" not in classes_of("tulip")
+    assert "ladybug" not in classes_of("woman") and "military uniform" in classes_of("soldier")  # a person noun
     for word in ("bikini", "dolphin", "mushroom", "cathedral"):  # entries the hierarchy gave stay as they were
         assert lx.sense(word).source == "wordnet"
     assert classes_of("bikini") == {"bikini"}

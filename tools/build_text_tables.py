@@ -31,7 +31,8 @@ Writes
     jetliner under airliner, hot-air balloon under balloon) reaches that class, weight 1 (the nearest class
     ancestors), where the word had no entry or only a related one from the sentence model (pirogue: canoe,
     not ant); scene nouns keep theirs. Related labels of a plant, animal or food noun come only from the
-    classes in its lexicographer file (tulip: not ram).
+    classes in its lexicographer file (tulip: not ram), of a person noun from no animal or plant (woman:
+    not ladybug; soldier: military uniform).
     Words for the same scene as a SCENES word (``SCENE_ALIASES``: sunrise, dawn, dusk -> sunset; winter
     -> snow; moon -> night, scaled) take its entry.
   - ``noun_exc``: WordNet's irregular plurals (mice -> mouse), for the runtime's lemmatiser.
@@ -487,10 +488,14 @@ def main() -> None:
     class_lex = np.asarray([x.lexname() for x in class_syn])
 
     def own_kind(w: str, b: np.ndarray) -> np.ndarray:
-        """A plant, animal or food noun's label cosines, kept only for classes of its own kind (tulip: no ram)."""
+        """A plant, animal or food noun's label cosines, kept only for classes of its own kind (tulip: no ram);
+        a person noun's, for classes that are not animals or plants (soldier: military uniform; king: no
+        monarch butterfly)."""
         main = wn.synsets(w.replace(" ", "_"), "n")
         if main and main[0].lexname() in LIVING_LEXNAMES:
             return np.where(class_lex == main[0].lexname(), b, -1.0)
+        if main and main[0].lexname() == "noun.person":  # what a person wears or uses, not an animal or plant
+            return np.where(np.isin(class_lex, ["noun.animal", "noun.plant"]), -1.0, b)  # (woman: not ladybug)
         return b
 
     general = {}  # scene words: their nearest labels of any kind, not only landforms (weight RELATED_IN_SCENE)
