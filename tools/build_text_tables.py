@@ -407,6 +407,17 @@ def gloss_scene(wn, word: str) -> str | None:
     return None
 
 
+def scaled_entry(entry: dict, word: str, scale: float) -> dict:
+    """Another word's entry (a SCENES word's) with its class and colour weights scaled: what a word that
+    means the same scene, more loosely, gets (sense ``~word``)."""
+    out = {"src": "related", "senses": [f"~{word}"], "classes": entry["classes"],
+           "weights": [round(x * scale, 3) for x in entry["weights"]]}
+    if entry.get("colour"):
+        out["colour"], out["colour_weight"] = entry["colour"], round(entry["colour_weight"] * scale, 3)
+        out["colour_region"], out["colour_alone"] = entry["colour_region"], entry["colour_alone"]
+    return out
+
+
 def related_words(wn, known: set[str]) -> dict[str, bool]:
     """Common words that name no class -> whether they are scene words (natural objects, places, weather,
     times of day by their main noun sense's lexicographer file)."""
@@ -597,12 +608,7 @@ def main() -> None:
           f"{len(general)} with their nearest labels of any kind: "
           f"{', '.join(f'{w}: {len(c)}' for w, c in sorted(general.items()))})")
     for w, (target, scale) in SCENE_ALIASES.items():
-        e = words[target]
-        words[w] = {"src": "related", "senses": [f"~{target}"], "classes": e["classes"],
-                    "weights": [round(x * scale, 3) for x in e["weights"]]}
-        if e.get("colour"):
-            words[w]["colour"], words[w]["colour_weight"] = e["colour"], round(e["colour_weight"] * scale, 3)
-            words[w]["colour_region"], words[w]["colour_alone"] = e["colour_region"], e["colour_alone"]
+        words[w] = scaled_entry(words[target], target, scale)
     print(f"aliases: {len(SCENE_ALIASES)} words take a SCENES entry, scaled: "
           + ", ".join(f"{w}: {t} x {x}" for w, (t, x) in SCENE_ALIASES.items()))
     glossed = {}
@@ -612,12 +618,7 @@ def main() -> None:
         sc = gloss_scene(wn, w)
         if sc is None:
             continue
-        e = words[sc]
-        glossed[w] = {"src": "related", "senses": [f"~{sc}"], "classes": e["classes"],
-                      "weights": [round(x * GLOSS_SCENE_SCALE, 3) for x in e["weights"]]}
-        if e.get("colour"):
-            glossed[w]["colour"], glossed[w]["colour_weight"] = e["colour"], round(e["colour_weight"] * GLOSS_SCENE_SCALE, 3)
-            glossed[w]["colour_region"], glossed[w]["colour_alone"] = e["colour_region"], e["colour_alone"]
+        glossed[w] = scaled_entry(words[sc], sc, GLOSS_SCENE_SCALE)
     words.update(glossed)
     print(f"glossed: {len(glossed)} unmatched scene words take the scene their gloss names "
           "(" + ", ".join(f"{w}: {g['senses'][0][1:]}" for w, g in sorted(glossed.items())[:15]) + "...)")
