@@ -1,8 +1,9 @@
 """Query words -> what they mean to the search: ImageNet classes (WordNet hierarchy or related labels),
-colour terms, or nothing (stop words, unknown words), from the shipped table ``data/lexicon.json.gz``
+colour terms, or nothing (stop words, unknown words), from the shipped table ``data/lexicon.npz``
 (built by tools/build_text_tables.py; no nltk or WordNet needed here).
 
-A query is read left to right, longest phrase first (up to 3 words: "golden retriever", "sports car");
+A query is read left to right, longest phrase first (up to the table's longest key: "golden retriever",
+"sports car", "bicycle built for two"; hyphens split words as in the table: "hot-air balloon");
 plurals are reduced with WordNet's rules and irregular-plural list (dogs -> dog, mice -> mouse).
 """
 from __future__ import annotations
@@ -67,7 +68,7 @@ class Lexicon:
     @cached_property
     def max_phrase(self) -> int:
         """The most words a table key has (at least MAX_PHRASE); read on the first query that long."""
-        return max([MAX_PHRASE] + [k.count(" ") + 1 for k in getattr(self.words, "_pos", self.words)])
+        return max([MAX_PHRASE] + [k.count(" ") + 1 for k in self.words])
 
     def lemma(self, word: str) -> str | None:
         """The table's form of ``word`` (itself, its singular; read as a query is: "hot-air" = "hot air"), or None."""
@@ -124,8 +125,8 @@ class Lexicon:
         out = ParsedQuery()
         i = 0
         while i < len(words):
-            longest = len(words) - i if len(words) - i <= MAX_PHRASE else min(self.max_phrase, len(words) - i)
-            for n in range(longest, 0, -1):
+            rest = len(words) - i  # the longest key is only looked for when the query is longer than MAX_PHRASE
+            for n in range(rest if rest <= MAX_PHRASE else min(self.max_phrase, rest), 0, -1):
                 phrase = " ".join(words[i:i + n])
                 if n > 1 and self.lemma(phrase) is None:
                     continue
@@ -179,6 +180,9 @@ class _Entries(dict):
 
     def __contains__(self, word) -> bool:
         return word in self._pos
+
+    def __iter__(self):
+        return iter(self._pos)
 
     def get(self, word, default=None):
         i = self._pos.get(word)
