@@ -195,7 +195,9 @@ def test_refine_with_likes_keeps_marks_in_the_url(page: Page):
     page.locator("#refine").click()
     expect(page).to_have_url(re.compile(rf"#/similar/\d+\?like={liked_id}&unlike=\d+$"))
     expect(page.locator(f"#results .card[data-id='{liked_id}']")).to_have_count(1)
-    ranks = [c.get_attribute("data-id") for c in page.locator("#results .card").all()]
-    assert ranks.index(liked_id) < 3  # the liked item moved up
+    # the liked item moved up: among the first three cards once the refined list has rendered (a snapshot of
+    # the cards taken while the list is being replaced can miss it; the wait fails after its timeout)
+    page.wait_for_function("id => [...document.querySelectorAll('#results .card')].slice(0, 3)"
+                           ".some(c => c.dataset.id === id)", arg=liked_id, timeout=10_000)
     expect(page.locator(f"#results .card[data-id='{liked_id}'] button.mark.like")).to_have_attribute("aria-pressed", "true")
     shot(page, "web-refine.png")
