@@ -155,17 +155,26 @@ def save_table(words: dict[str, dict], noun_exc: dict[str, str], path) -> None:
     words = read
     keys = sorted(words)
     indptr = np.cumsum([0] + [len(words[k]["classes"]) for k in keys])
-    np.savez(  # uncompressed: it loads faster than it would inflate
-        path, version=np.int64(TABLE_VERSION), words=np.asarray("\n".join(keys)), indptr=indptr.astype(np.int32),
+    np.savez(  # uncompressed: it loads faster than it would inflate; texts as UTF-8 bytes (a quarter of UTF-32)
+        path, version=np.int64(TABLE_VERSION), words=_utf8("\n".join(keys)), indptr=indptr.astype(np.int32),
         classes=np.asarray([c for k in keys for c in words[k]["classes"]], np.int16),
         weights=np.asarray([w for k in keys for w in words[k]["weights"]], np.float16),
         source=np.asarray([SOURCES.index(words[k]["src"]) for k in keys], np.int8),
-        senses=np.asarray("\n".join(" ".join(words[k].get("senses", [])) for k in keys)),
-        colour=np.asarray("\n".join(words[k].get("colour", "") for k in keys)),
+        senses=_utf8("\n".join(" ".join(words[k].get("senses", [])) for k in keys)),
+        colour=_utf8("\n".join(words[k].get("colour", "") for k in keys)),
         colour_weight=np.asarray([words[k].get("colour_weight", 1.0) for k in keys], np.float16),
         colour_region=np.asarray([REGIONS.index(words[k].get("colour_region", "all")) for k in keys], np.int8),
         colour_alone=np.asarray([bool(words[k].get("colour_alone")) for k in keys], np.int8),
-        exc_from=np.asarray("\n".join(sorted(noun_exc))), exc_to=np.asarray("\n".join(noun_exc[k] for k in sorted(noun_exc))))
+        exc_from=_utf8("\n".join(sorted(noun_exc))), exc_to=_utf8("\n".join(noun_exc[k] for k in sorted(noun_exc))))
+
+
+def _utf8(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode(), np.uint8)
+
+
+def _lines(a: np.ndarray) -> list[str]:
+    """A stored text column -> its lines: UTF-8 bytes (uint8), or a numpy string (tables before 2026-12-04)."""
+    return (a.tobytes().decode() if a.dtype == np.uint8 else str(a)).split("\n")
 
 
 class _Entries(dict):
@@ -174,9 +183,15 @@ class _Entries(dict):
     def __init__(self, z):
         super().__init__()
         self._z = z
-        self._pos = {w: i for i, w in enumerate(str(z["words"]).split("\n"))}
-        self._senses = str(z["senses"]).split("\n")
-        self._colour = str(z["colour"]).split("\n")
+        self._pos = {w: i for i, w in enumerate(_lines(z["words"]))}
+
+    @cached_property
+    def _senses(self) -> list[str]:
+        return _lines(self._z["senses"])
+
+    @cached_property
+    def _colour(self) -> list[str]:
+        return _lines(self._z["colour"])
 
     def __contains__(self, word) -> bool:
         return word in self._pos
@@ -218,4 +233,4 @@ def load_lexicon(raw: bytes) -> Lexicon:
     if int(z["version"]) != TABLE_VERSION:
         raise RuntimeError(f"pixseek.text: shipped lexicon version {int(z['version'])} != {TABLE_VERSION}; "
                            "rebuild with tools/build_text_tables.py")
-    return Lexicon(_Entries(z), dict(zip(str(z["exc_from"]).split("\n"), str(z["exc_to"]).split("\n"))))
+    return Lexicon(_Entries(z), dict(zip(_lines(z["exc_from"]), _lines(z["exc_to"]))))
