@@ -357,6 +357,12 @@ def test_hyphenated_words_and_kinds_below_a_class_are_understood():
         assert sense is not None and sense.scene and sense.colour == lx.sense(scene).colour, word
         assert set(sense.classes) == set(lx.sense(scene).classes) and max(sense.weights) <= max(lx.sense(scene).weights)
     assert "orange" not in classes_of("sun")  # it reached the fruit through natural_object
+    for word, scene in (("wood", "forest"), ("nighttime", "night"), ("stone", "rock"), ("sundown", "sunset")):
+        sense = lx.sense(word)  # a sense shared with a scene word's main sense: its entry (wood was woodwinds)
+        assert sense is not None and sense.colour == lx.sense(scene).colour, word
+        assert classes_of(scene) <= classes_of(word), word
+    wood = dict(zip((LABELS[c] for c in lx.sense("wood").classes), lx.sense("wood").weights))
+    assert max(wood.get(x, 0.0) for x in ("sax", "oboe", "flute", "bassoon")) < 0.2 and "night snake" not in classes_of("nighttime")
 
 
 def test_profiles_stored_before_layouts_get_one_on_the_next_ingest(tmp_path):

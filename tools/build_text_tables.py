@@ -418,6 +418,46 @@ def scaled_entry(entry: dict, word: str, scale: float) -> dict:
     return out
 
 
+def scene_synonyms(wn, words: dict[str, dict], skip: set[str]) -> dict[str, dict]:
+    """Words that share a SCENES word's main sense (wood and woods: forest.n.01; stone: rock.n.01; nighttime,
+    sundown, metropolis), the word's own lemma used in it (count >= 1): that word's entry, scaled by the
+    sense's prior against the word's first sense, ``sqrt(p(sense) / p(first))`` with ``p = (count + 1) / rank``
+    (1 for a word's first sense; wood: 0.61). As for a SCENES word, a related entry (the sentence model's
+    guess: nighttime -> night snake) is replaced and a hierarchy's classes stay, scaled by the word's best
+    class-reaching sense against its first when that reaches none (wood's woodwinds: 0.10). SCENES and
+    alias words keep their own entries."""
+    out: dict[str, dict] = {}
+    for sc in sorted(w for w in SCENES if w in words):
+        main = wn.synsets(sc.replace(" ", "_"), "n")
+        if not main:
+            continue
+        for lem in main[0].lemmas():
+            w = lem.name().lower().replace("_", " ")
+            if w in skip or w == sc or lem.count() < 1 or w in out:
+                continue
+            senses = wn.synsets(lem.name(), "n")
+
+            def prior(s):
+                own = next(x for x in s.lemmas() if x.name().lower() == lem.name().lower())
+                return (own.count() + 1) / (senses.index(s) + 1)
+
+            scale = (prior(main[0]) / prior(senses[0])) ** 0.5
+            entry = scaled_entry(words[sc], sc, min(1.0, scale))
+            have = words.get(w)
+            if have and have["src"] == "wordnet":  # as for a SCENES word: a hierarchy's classes stay, a guess goes
+                reach = [x for x in senses if x.name() in set(have.get("senses", []))]
+                keep = 1.0 if not reach or senses[0] in reach else min(1.0, (max(map(prior, reach)) / prior(senses[0])) ** 0.5)
+                own = {c: x * keep for c, x in zip(have["classes"], have["weights"])}
+                for c, x in zip(entry["classes"], entry["weights"]):
+                    own[c] = max(own.get(c, 0.0), x)
+                pairs = sorted(own.items())
+                entry = dict(entry, src=have["src"], classes=[c for c, _ in pairs], weights=[round(x, 3) for _, x in pairs])
+                if have.get("colour") and not entry.get("colour"):
+                    entry.update({k: have[k] for k in ("colour", "colour_weight", "colour_region", "colour_alone")})
+            out[w] = entry
+    return out
+
+
 def related_words(wn, known: set[str]) -> dict[str, bool]:
     """Common words that name no class -> whether they are scene words (natural objects, places, weather,
     times of day by their main noun sense's lexicographer file)."""
@@ -611,6 +651,10 @@ def main() -> None:
         words[w] = scaled_entry(words[target], target, scale)
     print(f"aliases: {len(SCENE_ALIASES)} words take a SCENES entry, scaled: "
           + ", ".join(f"{w}: {t} x {x}" for w, (t, x) in SCENE_ALIASES.items()))
+    syn = scene_synonyms(wn, words, set(SCENES) | set(SCENE_ALIASES))
+    words.update(syn)
+    print(f"synonyms: {len(syn)} words one of whose senses is a SCENES word's main sense take its entry: "
+          + ", ".join(f"{w}: {e['senses'][0][1:]}" for w, e in sorted(syn.items())))
     glossed = {}
     for w, is_scene in extra_scene.items():  # unmatched scene words whose gloss names a scene (star: night)
         if not is_scene or w in words:
