@@ -178,6 +178,50 @@ def test_unknown_word_is_ignored_with_a_note(lib):
     assert TextSearcher(lib).search("qwxzzv", 3).hits == []
 
 
+def test_words_it_cannot_read_and_a_pasted_paragraph_get_a_note(lib):
+    """Other scripts and emoji are named, not dropped in silence; a query of only common words says so;
+    a query of 20,000 words reads its first MAX_WORDS (it took 6 s and 20,000 terms) and says how many
+    it left out; a note quotes a long word cut."""
+    from pixseek.text.search import MAX_WORDS
+
+    s = TextSearcher(lib)
+    r = s.search("кошка 🐶 cat", 3)
+    assert original(lib, r.hits[0]) == "chelsea.jpg" and [t.text for t in r.terms] == ["cat"]
+    assert any("'кошка'" in w and "'🐶'" in w for w in r.warnings), r.warnings
+    r = s.search("кошка", 3)
+    assert r.hits == [] and any("'кошка'" in w for w in r.warnings)
+    assert any("only common words" in w for w in s.search("the of a", 3).warnings)
+    r = s.search(TextQuery(text=(" ".join(["cat"] * 20000),), not_text=("dog",)), 3)
+    assert len(r.terms) == MAX_WORDS and all(not t.negative for t in r.terms)
+    assert any(f"first {MAX_WORDS} words" in w and "19969 left out" in w for w in r.warnings), r.warnings
+    assert original(lib, r.hits[0]) == "chelsea.jpg"
+    r = s.search(TextQuery(text=("cat",), not_text=("dog",)), 3)
+    assert [t.negative for t in r.terms] == [False, True] and not any("too long" in w for w in r.warnings)
+    note = next(w for w in s.search("q" * 100000, 3).warnings if "no label matches" in w)
+    assert len(note) < 300
+
+
+def test_embedded_words_and_accented_names_match_as_typed(tmp_path):
+    """The file's own words are read as a query is: an EXIF description in capitals ("Zelda" was read
+    as "elda"), accents dropped on both sides ("Café_Zürich.jpg" is found by "zurich" and "zürich")."""
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    exif = Image.Exif()
+    exif[0x010E] = "Grandma Zelda at the Café"  # ImageDescription
+    Image.open(GALLERY / "coffee.jpg").save(folder / "a.jpg", exif=exif)
+    Image.open(GALLERY / "coins.jpg").save(folder / "Café_Zürich.jpg")
+    for p in ("chelsea.jpg", "horse.png", "grass.jpg"):
+        shutil.copy(GALLERY / p, folder / p)
+    with open_library(tmp_path / "x.db") as library:
+        library.add(folder)
+        s = TextSearcher(library)
+        for query, name in (("zelda", "a.jpg"), ("Zelda", "a.jpg"), ("grandma", "a.jpg"), ("zurich", "Café_Zürich.jpg"),
+                            ("zürich", "Café_Zürich.jpg")):
+            r = s.search(query, 2)
+            assert r.hits and Path(r.hits[0].path).name == name, (query, [h.path for h in r.hits], r.warnings)
+            assert not r.hits[0].weak, query
+
+
 def test_image_plus_text_on_the_same_scale(lib):
     s = TextSearcher(lib)
     cat = lib.embed([GALLERY / "chelsea.jpg"])[0]

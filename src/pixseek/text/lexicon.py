@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from importlib import resources
@@ -31,10 +32,27 @@ MAX_PHRASE = 3  # at least: the table's longest key in words sets it (Lexicon.ma
 TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
+def fold(text: str) -> str:
+    """Accents dropped ("café" -> "cafe", "jalapeño" -> "jalapeno"): how query words and file names are
+    compared with the table's (English, ASCII) words."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _plain(text: str) -> str:
+    return fold(text).lower().replace("-", " ").replace("_", " ")
+
+
 def tokens(text: str) -> list[str]:
-    """The words of a query or a table key as the lexicon reads them: lower case, hyphens and underscores
-    split words ("hot-air balloon" -> hot, air, balloon; "lady's slipper" keeps "lady's")."""
-    return TOKEN.findall(text.lower().replace("-", " ").replace("_", " "))
+    """The words of a query or a table key as the lexicon reads them: lower case, accents dropped, hyphens
+    and underscores split words ("hot-air balloon" -> hot, air, balloon; "lady's slipper" keeps "lady's")."""
+    return TOKEN.findall(_plain(text))
+
+
+def unread(text: str) -> list[str]:
+    """The pieces of ``text`` that :func:`tokens` drops and a person would call words: other scripts
+    ("кошка"), emoji; punctuation and spaces are not."""
+    rest = TOKEN.sub(" ", _plain(text))
+    return [w for w in rest.split() if any(c.isalnum() or ord(c) > 0x2000 for c in w)]
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ from pixseek.encoders.efficientnet import imagenet_labels
 from pixseek.text.colours import colour_score
 from pixseek.text.expand import feedback
 from pixseek.text.labels import LabelSpace, label_space
-from pixseek.text.lexicon import Lexicon, Sense, lexicon
+from pixseek.text.lexicon import Lexicon, Sense, fold, lexicon, tokens, unread
 from pixseek.text.sentence import SentenceModel, sentence_model
 from pixseek.text.weights import classifier_weights, has_imagenet_weights
 
@@ -63,6 +63,8 @@ NAME_SCORE = 0.8          # a query word among the file's own words (0.4 when ha
 TIE = 1e-3                # weight of the evidence (mean factor) that orders equal scores
 COLOUR_ALONE = 0.7        # a surface word's colour in its region, alone, counts this much times its weight
                           # (sky: blue top third 0.7 x 0.7; bench/text_search.py, issue 14 layout round)
+MAX_WORDS = 32            # ``words``: the words of a query read (all its strings, positive then negative);
+                          # the rest is named in a note (a pasted paragraph costs 20k terms, 6 s, otherwise)
 FLOOR = 0.1               # a word's floor inside the geometric mean, then (g - FLOOR) / (1 - FLOOR): one
                           # missing word of two does not zero the image, and no match at all scores 0
 
@@ -112,6 +114,11 @@ class TextResult:
     def to_dict(self) -> dict:
         return {"hits": [h.to_dict() for h in self.hits], "terms": [t.to_dict() for t in self.terms],
                 "warnings": self.warnings, "method": self.method}
+
+
+def _shown(word: str, most: int = 40) -> str:
+    """A query word as a note quotes it: a pasted 100 kB "word" is cut."""
+    return word if len(word) <= most else word[:most] + "..."
 
 
 def _z(x: np.ndarray) -> np.ndarray:
@@ -300,8 +307,16 @@ class TextSearcher:
         return (w, cols) if cols else None
 
     def _word_terms(self, text: str, negative: bool, warnings: list[str]):
-        """One query string -> [(TermMatch, Sense | None, tagger columns)], with notes for ignored words."""
+        """One query string -> [(TermMatch, Sense | None, tagger columns)], with notes for ignored words:
+        words the lexicon cannot read (other scripts, emoji), words it does not know, a query of only
+        common words."""
         parsed = self.lexicon.parse(text)
+        skipped = unread(text)
+        if skipped:
+            warnings.append("not read: " + ", ".join(f"'{_shown(w)}'" for w in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+                            + " (words are read in English: letters a-z and digits)")
+        if parsed.stop and not parsed.terms and not parsed.unknown:
+            warnings.append(f"only common words ({', '.join(parsed.stop[:5])}): nothing to search for")
         out = []
         for typed, sense in parsed.terms:
             out.append((self._term_report(typed, sense, negative), sense, []))
@@ -312,11 +327,11 @@ class TextSearcher:
                                                                for c in tag[1]], "tagger"), None, tag[1]))
             elif "names" in self.config.signals and self._name_scores(word).any():
                 out.append((TermMatch(word, negative, True, [], "names"), None, []))
-                warnings.append(f"no label matches '{word}' (no class, colour or related label): "
+                warnings.append(f"no label matches '{_shown(word)}' (no class, colour or related label): "
                                 "matched against file and folder names only")
             else:
                 out.append((TermMatch(word, negative, False, [], ""), None, []))
-                warnings.append(f"no label matches '{word}' (no class, colour or related label, and no file "
+                warnings.append(f"no label matches '{_shown(word)}' (no class, colour or related label, and no file "
                                 "name has it); term ignored")
         return out
 
@@ -354,16 +369,16 @@ class TextSearcher:
             for p in paths:
                 parts = p.replace("\\", "/").rsplit("/", 3)[-3:]  # two folders and the file name
                 parts[-1] = parts[-1].rsplit(".", 1)[0]
-                text = " ".join(parts)
+                text = fold(" ".join(parts))  # Café_Paris.jpg: cafe, paris (as a query reads "café")
                 text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower()
-                words = set(re.findall(r"[a-z]{2,}", text + " " + exif.get(p, "")))
+                words = set(re.findall(r"[a-z]{2,}", text + " " + fold(exif.get(p, "")).lower()))
                 toks.append({self.lexicon.singular(w) for w in words} | words)
             self._names = (gen, ids, paths, toks)
         return self._names[1], self._names[2], self._names[3]
 
     def _name_scores(self, typed: str) -> np.ndarray:
         _, _, toks = self._name_tokens()
-        words = [self.lexicon.singular(w) for w in re.findall(r"[a-z0-9]+", typed.lower())]
+        words = [self.lexicon.singular(w) for w in re.findall(r"[a-z0-9]+", fold(typed).lower())]
         hit = np.array([all(w in t for w in words) for t in toks], bool)
         df = int(hit.sum())
         return hit.astype(np.float32) * (NAME_SCORE if df <= len(toks) / 2 else NAME_SCORE / 2)
@@ -430,8 +445,18 @@ class TextSearcher:
 
     def _search_words(self, query: TextQuery, k: int, filter: Filter | None, opts: dict) -> TextResult:  # noqa: A002
         warnings: list[str] = []
-        pos = [t for text in query.text for t in self._word_terms(text, False, warnings)]
-        neg = [t for text in query.not_text for t in self._word_terms(text, True, warnings)]
+        texts, budget, cut = [], MAX_WORDS, 0
+        for text, negative in [(t, False) for t in query.text] + [(t, True) for t in query.not_text]:
+            words = tokens(text)
+            if len(words) > budget:
+                cut += len(words) - budget
+                text = " ".join(words[:budget])
+            budget -= min(budget, len(words))
+            texts.append((text, negative))
+        if cut:
+            warnings.append(f"the query is too long: only its first {MAX_WORDS} words are read ({cut} left out)")
+        pos = [t for text, negative in texts if not negative for t in self._word_terms(text, False, warnings)]
+        neg = [t for text, negative in texts if negative for t in self._word_terms(text, True, warnings)]
         terms = [t[0] for t in pos + neg]
         pos = [t for t in pos if t[0].matched]
         neg = [t for t in neg if t[0].matched]
