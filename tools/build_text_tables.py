@@ -437,9 +437,9 @@ def scene_synonyms(wn, words: dict[str, dict], skip: set[str]) -> dict[str, dict
                 continue
             senses = wn.synsets(lem.name(), "n")
 
-            def prior(s):
+            def prior(s):  # the hierarchy's sense prior (sense_weight) of the word's own lemma in ``s``
                 own = next(x for x in s.lemmas() if x.name().lower() == lem.name().lower())
-                return (own.count() + 1) / (senses.index(s) + 1)
+                return sense_weight(own, senses.index(s) + 1)
 
             scale = (prior(main[0]) / prior(senses[0])) ** 0.5
             entry = scaled_entry(words[sc], sc, min(1.0, scale))
