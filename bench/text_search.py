@@ -301,7 +301,7 @@ def first_query(db: Path) -> None:
         opened, first, second = map(float, r.stdout.split())
     print(f"\nfirst text query on an empty text cache, in process: {first * 1000:.0f} ms; second: {second * 1000:.0f} ms; "
           f"ratio {first / max(second, 1e-9):.1f}x (open library {opened:.2f} s; the first call loads the shipped "
-          "lexicon, about 4 ms; what a user waits for, CLI and HTTP, is bench/text_first_query.py)")
+          "lexicon, about 5 ms (bench/text_vocabulary.py); what a user waits for, CLI and HTTP, is bench/text_first_query.py)")
 
 
 def main() -> None:

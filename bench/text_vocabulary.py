@@ -19,8 +19,11 @@ bench/text_search.py measures on pictures.
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
+import time
+from importlib import resources
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +66,39 @@ def understood(lx, name: str) -> str:
     return "part" if p.terms else "none"
 
 
+LOAD_RUNS = 21
+
+
+def load_ms(raw: bytes) -> float:
+    """Median ms to load a table from its bytes and read one word (what a process's first query pays)."""
+    times = []
+    for _ in range(LOAD_RUNS):
+        t = time.perf_counter()
+        load_lexicon(raw).sense("flower")
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
+COLD = """
+import sys, time
+raw = open(sys.argv[1], "rb").read()
+from pixseek.text.lexicon import load_lexicon
+t = time.perf_counter(); load_lexicon(raw).sense("flower"); print((time.perf_counter() - t) * 1000)
+"""
+
+
+def cold_ms(raw: bytes, runs: int = 7) -> list[float]:
+    """ms of the same load as the first call of a fresh process (imports done before the clock starts)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".npz") as f:
+        f.write(raw)
+        f.flush()
+        return [float(subprocess.run([sys.executable, "-c", COLD, f.name], capture_output=True, text=True, check=True,
+                                     env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}).stdout)
+                for _ in range(runs)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--baseline", default="79e3b4f", help="git revision whose shipped table is the baseline")
@@ -79,6 +115,13 @@ def main() -> None:
             cells.append(f"{v.count('full'):>14} / {v.count('part'):>4} / {v.count('none'):>4}"
                          f" ({v.count('full') / len(ns):.0%})")
         print(f"{key:<8} {len(ns):>5}  " + "  ".join(f"{c:>34}" for c in cells))
+    now_raw = resources.files("pixseek.text").joinpath("data/lexicon.npz").read_bytes()
+    print(f"\ntable size and load time (median of {LOAD_RUNS}, load_lexicon from bytes, first word looked up):")
+    print(f"  {'':<20} {'size':>8}  {'warm':>8}  {'first in a fresh process':>26}")
+    for label, data in ((f"baseline {args.baseline}", raw), ("now", now_raw)):
+        cold = cold_ms(data)
+        print(f"  {label:<20} {len(data) / 1e6:5.2f} MB  {load_ms(data):5.2f} ms  "
+              f"{statistics.median(cold):6.2f} ms (median of {len(cold)}: {min(cold):.2f}-{max(cold):.2f})")
     now = tables["now"]
     for key, text in LISTS.items():
         left = [(n, now.parse(n).unknown) for n in names(text) if understood(now, n) != "full"]
