@@ -197,6 +197,8 @@ def test_words_it_cannot_read_and_a_pasted_paragraph_get_a_note(lib):
     assert original(lib, r.hits[0]) == "chelsea.jpg"
     r = s.search(TextQuery(text=("cat",), not_text=("dog",)), 3)
     assert [t.negative for t in r.terms] == [False, True] and not any("too long" in w for w in r.warnings)
+    r = s.search("кошка " + "cat " * 100, 3)  # what it cannot read is named even when the query is cut
+    assert any("'кошка'" in w for w in r.warnings) and any("too long" in w for w in r.warnings), r.warnings
     note = next(w for w in s.search("q" * 100000, 3).warnings if "no label matches" in w)
     assert len(note) < 300
 

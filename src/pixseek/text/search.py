@@ -308,13 +308,9 @@ class TextSearcher:
 
     def _word_terms(self, text: str, negative: bool, warnings: list[str]):
         """One query string -> [(TermMatch, Sense | None, tagger columns)], with notes for ignored words:
-        words the lexicon cannot read (other scripts, emoji), words it does not know, a query of only
-        common words."""
+        words it does not know, a query of only common words (what it cannot read at all is noted by
+        ``_search_words``, on the text as typed)."""
         parsed = self.lexicon.parse(text)
-        skipped = unread(text)
-        if skipped:
-            warnings.append("not read: " + ", ".join(f"'{_shown(w)}'" for w in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-                            + " (words are read in English: letters a-z and digits)")
         if parsed.stop and not parsed.terms and not parsed.unknown:
             warnings.append(f"only common words ({', '.join(parsed.stop[:5])}): nothing to search for")
         out = []
@@ -445,14 +441,18 @@ class TextSearcher:
 
     def _search_words(self, query: TextQuery, k: int, filter: Filter | None, opts: dict) -> TextResult:  # noqa: A002
         warnings: list[str] = []
-        texts, budget, cut = [], MAX_WORDS, 0
+        texts, budget, cut, skipped = [], MAX_WORDS, 0, []
         for text, negative in [(t, False) for t in query.text] + [(t, True) for t in query.not_text]:
+            skipped += unread(text)  # other scripts, emoji: named even when the words around them are cut
             words = tokens(text)
             if len(words) > budget:
                 cut += len(words) - budget
                 text = " ".join(words[:budget])
             budget -= min(budget, len(words))
             texts.append((text, negative))
+        if skipped:
+            warnings.append("not read: " + ", ".join(f"'{_shown(w)}'" for w in skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+                            + " (words are read in English: letters a-z and digits)")
         if cut:
             warnings.append(f"the query is too long: only its first {MAX_WORDS} words are read ({cut} left out)")
         pos = [t for text, negative in texts if not negative for t in self._word_terms(text, False, warnings)]
