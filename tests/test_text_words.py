@@ -411,6 +411,28 @@ def test_hyphenated_words_and_kinds_below_a_class_are_understood():
     assert max(wood.get(x, 0.0) for x in ("sax", "oboe", "flute", "bassoon")) < 0.2 and "night snake" not in classes_of("nighttime")
 
 
+def test_a_sibling_guess_stays_in_the_words_kind_and_an_activity_reaches_what_it_is_played_with():
+    """Round 7: the nearest-hypernym fallback keeps only classes of the word's own kind (its lexicographer
+    file): leaf (noun.plant) reached the fruits pineapple and orange (noun.food) through plant_organ,
+    pebble reached strawberry, corpse Granny Smith. An activity reaches what is named after it (tennis:
+    tennis ball; it was the ping-pong ball), but not an animal (hunting: not the hunting spider).
+    Chicken reaches ImageNet's hen and cock (any bird's, hen.n.02: the chicken's own hen.n.01 has no class)."""
+    lx = lexicon()
+    fruit = {"pineapple", "orange", "banana", "lemon", "strawberry"}
+    for word in ("leaf", "leaves", "foliage"):
+        assert not classes_of(word) & fruit, word
+        assert lx.sense(word).colour == "green" and {"acorn", "buckeye"} <= classes_of(word), word
+    assert "strawberry" not in classes_of("pebble") and "sandbar" in classes_of("pebble")
+    assert lx.sense("corpse") is None or "Granny Smith" not in classes_of("corpse")
+    assert "island" in lx.words and "seashore" in classes_of("island")
+    tennis = dict(zip((LABELS[c] for c in lx.sense("tennis").classes), lx.sense("tennis").weights))
+    assert max(tennis, key=tennis.get) == "tennis ball"
+    assert "golf ball" in classes_of("golf") and "sewing machine" in classes_of("sewing")
+    assert "wolf spider" not in classes_of("hunting")
+    assert {"hen", "cock"} <= classes_of("chicken")
+    assert lx.parse("chickens").unknown == []
+
+
 def test_profiles_stored_before_layouts_get_one_on_the_next_ingest(tmp_path):
     """A catalog written before colour layouts (an 11-share profile per file) keeps working -- the whole
     picture stands in for a region -- and its files get their layout on the next ingest of their

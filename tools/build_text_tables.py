@@ -35,6 +35,13 @@ Writes
     not ladybug; soldier: military uniform).
     Words for the same scene as a SCENES word (``SCENE_ALIASES``: sunrise, dawn, dusk -> sunset; winter
     -> snow; moon -> night, scaled) take its entry.
+  - round 7, a guess stays in the word's kind: the nearest-hypernym fallback (``ancestor_words``) keeps
+    only classes in the word's own lexicographer file (leaf, noun.plant: acorn, buckeye, not the fruits
+    pineapple and orange, noun.food; pebble: sandbar, not strawberry; island, swamp: their landforms). An
+    activity (main noun sense in noun.act) has no false friends among artifacts: what it is played or done
+    with is named after it (tennis: tennis ball, not the ping-pong ball; golf: golf ball; sewing: sewing
+    machine), though not an animal (hunting: not the hunting spider). SCENES also holds leaf / foliage
+    (green, what is seen among leaves) and chicken (ImageNet's hen and cock are any bird's).
   - ``noun_exc``: WordNet's irregular plurals (mice -> mouse), for the runtime's lemmatiser.
 * ``labels-minilm.npz``: the label texts' sentence vectors (float16) with their owner class, so no label
   is embedded at query time (pixseek.text.labels loads it when the texts match).
@@ -165,6 +172,11 @@ SCENES = {
     # structures and things ImageNet-1k has no class for (round 2): what they look like to the classifier
     "windmill": ({"pinwheel": 0.7, "crane": 0.3, "solar dish": 0.3, "beacon": 0.3, "pole": 0.3,
                   "water tower": 0.3, "barn": 0.3}, ("blue", 0.3)),
+    "chicken": ({"hen": 1.0, "cock": 1.0}, None),  # ImageNet's hen and cock are any bird's (hen.n.02), not chicken's
+    "leaf": ({"acorn": 0.5, "buckeye": 0.5, "leaf beetle": 0.3, "walking stick": 0.3, "mantis": 0.3,
+              "lacewing": 0.3, "tree frog": 0.3}, ("green", 0.6)),  # what is seen among leaves; they are green
+    "foliage": ({"acorn": 0.5, "buckeye": 0.5, "leaf beetle": 0.3, "walking stick": 0.3, "mantis": 0.3,
+                 "lacewing": 0.3, "tree frog": 0.3}, ("green", 0.6)),
     "planet": ({"planetarium": 0.5, "space shuttle": 0.3, "ping-pong ball": 0.3, "balloon": 0.3,
                 "croquet ball": 0.3, "golf ball": 0.3, "orange": 0.2}, ("black", 0.6)),
 }
@@ -280,11 +292,14 @@ def build_lexicon(wn, embed, class_vecs: np.ndarray) -> tuple[dict, dict]:
     return words, under
 
 
-def ancestor_words(wn, known: set[str], under: dict[str, set[int]], embed, class_vecs: np.ndarray) -> dict:
+def ancestor_words(wn, known: set[str], under: dict[str, set[int]], embed, class_vecs: np.ndarray,
+                   class_lex: np.ndarray) -> dict:
     """Common nouns whose main sense is a physical thing with no class under it (tree, monument, tower's
     kin): the classes under its nearest hypernym that has some (up to ANCESTOR_UP levels), each weighted by
     the softmax (temperature RELATED_T) of the word's cosine to the class's label texts, scaled by
-    ANCESTOR_SCALE; only classes the word names with cosine >= ANCESTOR_MIN are kept."""
+    ANCESTOR_SCALE; only classes of the word's own kind (its sense's lexicographer file: leaf, noun.plant,
+    not the fruit pineapple, noun.food; sculpture not the comic book) that the word names with cosine >=
+    ANCESTOR_MIN are kept."""
     physical = wn.synset("physical_entity.n.01")
     out = {}
     cands = []
@@ -308,6 +323,7 @@ def ancestor_words(wn, known: set[str], under: dict[str, set[int]], embed, class
             frontier = [h for x in frontier for h in x.hypernyms() + x.instance_hypernyms()]
             found = set().union(*(under.get(h.name(), set()) for h in frontier)) if frontier else set()
             level += 1
+        found = {c for c in found if class_lex[c] == s.lexname()}
         if not found or len(found) > 300:
             continue
         cls = np.asarray(sorted(found))
@@ -498,9 +514,11 @@ def main() -> None:
     owner_arr = np.asarray(owner)
     class_vecs = np.stack([label_vecs[owner_arr == j].mean(0) for j in range(1000)])  # one vector a class
     class_vecs /= np.linalg.norm(class_vecs, axis=1, keepdims=True)
+    class_syn = [wn.synset_from_pos_and_offset("n", int(row[0][1:])) for row in imagenet_classes()]
+    class_lex = np.asarray([x.lexname() for x in class_syn])  # each class's lexicographer file (noun.plant)
     words, under = build_lexicon(wn, model.embed, class_vecs)
     print(f"wordnet: {len(words)} lemmas reach ImageNet classes")
-    anc = ancestor_words(wn, set(words), under, model.embed, class_vecs)
+    anc = ancestor_words(wn, set(words), under, model.embed, class_vecs, class_lex)
     words.update(anc)
     print(f"ancestors: {len(anc)} nouns with no class of their own reach their nearest hypernym's classes")
     grp = group_words(wn, set(words), under)
@@ -528,15 +546,16 @@ def main() -> None:
 
     def related_top(w: str, b: np.ndarray) -> np.ndarray | None:
         """The RELATED_TOP best classes of ``b`` for ``w`` (false friends set to -1 in ``b``), or None
-        when the best is under RELATED_MIN."""
+        when the best is under RELATED_MIN. For an activity (main noun sense in noun.act) a thing named
+        after it is no false friend: what it is played with (tennis: tennis ball; golf: golf ball), not an
+        animal (hunting: not the hunting spider)."""
+        main = wn.synsets(w.replace(" ", "_"), "n")
+        activity = bool(main) and main[0].lexname() == "noun.act"
         for j in np.argsort(-b)[:RELATED_TOP * 3]:
-            if false_friend(w, lemmas[j]):
+            if not (activity and class_lex[j] == "noun.artifact") and false_friend(w, lemmas[j]):
                 b[j] = -1.0
         top = np.argsort(-b)[:RELATED_TOP]
         return top if b[top[0]] >= RELATED_MIN else None
-
-    class_syn = [wn.synset_from_pos_and_offset("n", int(row[0][1:])) for row in imagenet_classes()]
-    class_lex = np.asarray([x.lexname() for x in class_syn])
 
     def own_kind(w: str, b: np.ndarray) -> np.ndarray:
         """A plant, animal or food noun's label cosines, kept only for classes of its own kind (tulip: no ram);
