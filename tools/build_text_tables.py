@@ -40,8 +40,8 @@ Writes
     pineapple and orange, noun.food; pebble: sandbar, not strawberry; island, swamp: their landforms). An
     activity (main noun sense in noun.act) has no false friends among artifacts: what it is played or done
     with is named after it (tennis: tennis ball, not the ping-pong ball; golf: golf ball; sewing: sewing
-    machine), though not an animal (hunting: not the hunting spider). SCENES also holds leaf / foliage
-    (green, what is seen among leaves) and chicken (ImageNet's hen and cock are any bird's).
+    machine), though not an animal (hunting: not the hunting spider). SCENES also holds leaf (foliage: an alias;
+    green, what is seen among leaves) and chicken (ImageNet's hen and cock are any bird's).
   - ``noun_exc``: WordNet's irregular plurals (mice -> mouse), for the runtime's lemmatiser.
 * ``labels-minilm.npz``: the label texts' sentence vectors (float16) with their owner class, so no label
   is embedded at query time (pixseek.text.labels loads it when the texts match).
@@ -175,8 +175,6 @@ SCENES = {
     "chicken": ({"hen": 1.0, "cock": 1.0}, None),  # ImageNet's hen and cock are any bird's (hen.n.02), not chicken's
     "leaf": ({"acorn": 0.5, "buckeye": 0.5, "leaf beetle": 0.3, "walking stick": 0.3, "mantis": 0.3,
               "lacewing": 0.3, "tree frog": 0.3}, ("green", 0.6)),  # what is seen among leaves; they are green
-    "foliage": ({"acorn": 0.5, "buckeye": 0.5, "leaf beetle": 0.3, "walking stick": 0.3, "mantis": 0.3,
-                 "lacewing": 0.3, "tree frog": 0.3}, ("green", 0.6)),
     "planet": ({"planetarium": 0.5, "space shuttle": 0.3, "ping-pong ball": 0.3, "balloon": 0.3,
                 "croquet ball": 0.3, "golf ball": 0.3, "orange": 0.2}, ("black", 0.6)),
 }
@@ -185,7 +183,8 @@ SCENES = {
 # natural_object, "sunrise" and "winter" were ignored).
 SCENE_ALIASES = {"sunrise": ("sunset", 1.0), "dawn": ("sunset", 0.8), "dusk": ("sunset", 0.8),
                  "twilight": ("sunset", 0.8), "sun": ("sunset", 0.6), "winter": ("snow", 0.7),
-                 "moon": ("night", 0.6), "seaside": ("beach", 1.0), "woodland": ("woods", 1.0)}
+                 "moon": ("night", 0.6), "seaside": ("beach", 1.0), "woodland": ("woods", 1.0),
+                 "foliage": ("leaf", 1.0)}
 # Animals, plants and things typical of a place (round 2): weak evidence for its scene word (a camel for
 # "desert", fungi and forest primates for "forest"), by what lives or is found there (general knowledge,
 # not the dev sets' pictures); merged into SCENES (the larger weight wins).
