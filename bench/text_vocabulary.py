@@ -13,8 +13,9 @@ Word lists not drawn from any dev set of bench/text_search.py and not used to bu
 Per list: names fully understood (every content word has a meaning: classes, a scene, a colour), partly
 (some words ignored, which the search says in a note), ignored (none), for the baseline table (``git show
 <rev>:src/pixseek/text/data/lexicon.npz``) and the table shipped now, plus the names still not (fully)
-understood. This counts coverage, not correctness: whether a meaning is the right one is what
-bench/text_search.py measures on pictures.
+understood; then which entries differ between the two tables (source, classes, weights, colour), the
+number and the words with each side's best classes. This counts coverage and change, not correctness:
+whether a meaning is the right one is what bench/text_search.py measures on pictures.
 """
 from __future__ import annotations
 
@@ -64,6 +65,20 @@ def understood(lx, name: str) -> str:
     if p.terms and not p.unknown:
         return "full"
     return "part" if p.terms else "none"
+
+
+def entry(lx, word: str) -> tuple | None:
+    s = lx.sense(word)
+    return None if s is None else (s.source, tuple(s.classes), tuple(round(float(w), 3) for w in s.weights),
+                                   s.colour)
+
+
+def shown(lx, word: str, labels: list[str]) -> str:
+    s = lx.sense(word)
+    if s is None:
+        return "-"
+    top = sorted(zip(s.weights, s.classes), key=lambda wc: (-wc[0], wc[1]))[:3]
+    return ", ".join(f"{labels[c]} {w:.2f}" for w, c in top) + (f" +{s.colour}" if s.colour else "")
 
 
 LOAD_RUNS = 21
@@ -123,6 +138,14 @@ def main() -> None:
         print(f"  {label:<20} {len(data) / 1e6:5.2f} MB  {load_ms(data):5.2f} ms  "
               f"{statistics.median(cold):6.2f} ms (median of {len(cold)}: {min(cold):.2f}-{max(cold):.2f})")
     now = tables["now"]
+    base = tables[f"baseline {args.baseline}"]
+    from pixseek.encoders.efficientnet import imagenet_labels
+
+    labels = imagenet_labels()
+    changed = [w for w in sorted(set(base.words) | set(now.words)) if entry(base, w) != entry(now, w)]
+    print(f"\nentries that differ from baseline {args.baseline}: {len(changed)} (baseline -> now, best 3 classes)")
+    for w in changed:
+        print(f"  {w}: {shown(base, w, labels)} -> {shown(now, w, labels)}")
     for key, text in LISTS.items():
         left = [(n, now.parse(n).unknown) for n in names(text) if understood(now, n) != "full"]
         print(f"\n{key}: not fully understood now ({len(left)}): "
