@@ -433,6 +433,36 @@ def test_a_sibling_guess_stays_in_the_words_kind_and_an_activity_reaches_what_it
     assert lx.parse("chickens").unknown == []
 
 
+def test_a_file_word_below_the_query_word_is_a_name_match(tmp_path):
+    """The file's own words are read through the hierarchy too: "tiger.jpg" is an animal's name, "poodles/"
+    a dog's folder, "hammer3.jpg" a tool's, though the pictures show coins, gravel and bricks. An exact name
+    still counts more than a narrower one; a word outside the hierarchy ("hotdog" is food, not a dog) and a
+    related-label guess are no name match."""
+    folder = tmp_path / "pics"
+    (folder / "poodles").mkdir(parents=True)
+    shutil.copy(GALLERY / "coins.jpg", folder / "tiger.jpg")
+    shutil.copy(GALLERY / "gravel.jpg", folder / "poodles" / "IMG_0001.jpg")
+    shutil.copy(GALLERY / "brick.jpg", folder / "hammer3.jpg")
+    shutil.copy(GALLERY / "page.jpg", folder / "hotdog.jpg")
+    shutil.copy(GALLERY / "text.jpg", folder / "animal.jpg")
+    for p in ("astronaut.jpg", "coffee.jpg", "moon.jpg", "rocket.jpg", "camera.jpg"):
+        shutil.copy(GALLERY / p, folder / p)
+    with open_library(tmp_path / "x.db") as library:
+        library.add(folder)
+        words = TextSearcher(library)
+        names = TextSearcher(library, TextSearchConfig(signals=("names",)))
+        for query, found, missed in (("animal", {"tiger.jpg", "animal.jpg", "IMG_0001.jpg"}, {"hotdog.jpg"}),
+                                     ("dog", {"IMG_0001.jpg"}, {"hotdog.jpg", "tiger.jpg"}),
+                                     ("tools", {"hammer3.jpg"}, {"hotdog.jpg"})):
+            hits = {Path(h.path).name: h.score for h in names.search(query, 10).hits}
+            assert set(hits) == found, (query, hits)
+            assert not missed & set(hits), (query, hits)
+            top = [Path(h.path).name for h in words.search(query, 3).hits]
+            assert top[0] in found, (query, top)
+        scores = {Path(h.path).name: h.score for h in names.search("animal", 10).hits}
+        assert scores["animal.jpg"] > scores["tiger.jpg"] == scores["IMG_0001.jpg"] > 0  # exact > narrower
+
+
 def test_profiles_stored_before_layouts_get_one_on_the_next_ingest(tmp_path):
     """A catalog written before colour layouts (an 11-share profile per file) keeps working -- the whole
     picture stands in for a region -- and its files get their layout on the next ingest of their

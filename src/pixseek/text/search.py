@@ -7,7 +7,8 @@ Four ways from words to images, picked by what the library's encoder offers:
   and other words, colour terms) and scored per image from four signals, each in [0, 1]:
   classes (probability mass the stored label distribution puts on the word's weighted classes),
   colour (the profile stored at ingest, pixseek.io.colours), and the file's own words (file/folder name
-  tokens, the EXIF/XMP description and keywords stored at ingest) --
+  tokens, the EXIF/XMP description and keywords stored at ingest; a file word below the query word in
+  the hierarchy counts too, less: "tiger.jpg" for "animal") --
   fused as ``1 - (1 - visual) (1 - names)``; ``visual`` is a colour word's colour score, else the class
   score (for a scene word times ``1 + w * colour``, its colour's weight w, capped at 1, the colour read where
   it lies: blue in the top third for "sky"; for a word that names the coloured surface itself -- sky,
@@ -60,6 +61,9 @@ SIGNALS = ("wordnet", "related", "colours", "names", "feedback")
 STRONG = 0.7              # a word score from which a hit is a strong match: precision >= 0.9 on the dev sets
                           # (bench/text_search.py, 2026-12-03); calibrate() puts it on the floor
 NAME_SCORE = 0.8          # a query word among the file's own words (0.4 when half the library has it)
+NARROWER_NAME = 0.75      # a file word below the query word in the hierarchy ("labrador.jpg" for "dog"):
+                          # this much of NAME_SCORE, times the share of the file word's classes the query reaches
+NARROWER_SHARE = 0.5      # ... when that share is at least this (tiger for "animal": 1.0; "crane" for "bird": 0.5)
 TIE = 1e-3                # weight of the evidence (mean factor) that orders equal scores
 COLOUR_ALONE = 0.7        # a surface word's colour in its region, alone, counts this much times its weight
                           # (sky: blue top third 0.7 x 0.7; bench/text_search.py, issue 14 layout round)
@@ -149,6 +153,7 @@ class TextSearcher:
         self.method = method
         self._offset = imagenet_offset(encoder)
         self._names: tuple[int, np.ndarray, list[str], list[set[str]]] | None = None
+        self._name_index: tuple[int, list[tuple[str, dict[int, float]]], np.ndarray, np.ndarray] | None = None
         self._colours: tuple[int, np.ndarray] | None = None  # (generation, (n, LAYOUT) layouts of stored_probs' ids)
         self._visual: dict[tuple, np.ndarray] = {}  # (generation, sense, tagger columns) -> visual scores, all rows
 
@@ -169,7 +174,7 @@ class TextSearcher:
         words), so a server's first text query costs what the second does."""
         if self.method == "words":
             self.lexicon.parse("warm")
-            self._name_tokens()
+            self._name_vocabulary()
         elif self.method == "probs":
             self.stored_probs()
 
@@ -372,12 +377,60 @@ class TextSearcher:
             self._names = (gen, ids, paths, toks)
         return self._names[1], self._names[2], self._names[3]
 
-    def _name_scores(self, typed: str) -> np.ndarray:
+    def _name_scores(self, typed: str, sense: Sense | None = None) -> np.ndarray:
+        """Each stored image's name score for one query term: NAME_SCORE where the file's own words hold
+        the term; else, for a hierarchy word, :meth:`_narrower_name_scores` (a file word below it); halved
+        where more than half of the library matches (a folder every file shares says little)."""
         _, _, toks = self._name_tokens()
         words = [self.lexicon.singular(w) for w in re.findall(r"[a-z0-9]+", fold(typed).lower())]
-        hit = np.array([all(w in t for w in words) for t in toks], bool)
-        df = int(hit.sum())
-        return hit.astype(np.float32) * (NAME_SCORE if df <= len(toks) / 2 else NAME_SCORE / 2)
+        score = np.array([all(w in t for w in words) for t in toks], bool).astype(np.float32) * NAME_SCORE
+        if sense is not None and sense.source == "wordnet" and sense.classes:
+            score = np.maximum(score, self._narrower_name_scores(sense))
+        return score if int((score > 0).sum()) <= len(toks) / 2 else score / 2
+
+    def _narrower_name_scores(self, sense: Sense) -> np.ndarray:
+        """A file word that names something below the query word in the WordNet hierarchy ("labrador.jpg",
+        folder "Poodles" for "dog"; "hammer3.jpg" for "tool"): NAME_SCORE x NARROWER_NAME x the share of the
+        file word's classes (a hierarchy entry of the lexicon, not a related-label guess) the query word's
+        classes reach, where that share is at least NARROWER_SHARE; the best of a file's words."""
+        vocab, flat, starts = self._name_vocabulary()
+        want = dict(zip(sense.classes, sense.weights))
+        per = np.zeros(len(vocab) + 1, np.float32)  # the last: a file with no hierarchy word
+        for j, (word, classes) in enumerate(vocab):
+            if word == sense.word:
+                continue
+            total = sum(classes.values())
+            share = sum(w * want.get(c, 0.0) for c, w in classes.items()) / total if total else 0.0
+            if share >= NARROWER_SHARE:
+                per[j] = NAME_SCORE * NARROWER_NAME * min(1.0, share)
+        return np.maximum.reduceat(per[flat], starts) if len(starts) else np.zeros(0, np.float32)
+
+    def _name_vocabulary(self) -> tuple[list[tuple[str, dict[int, float]]], np.ndarray, np.ndarray]:
+        """The files' words that are hierarchy entries of the lexicon, with their classes, and each file's
+        of them as a flat index (``flat[starts[i]:starts[i + 1]]``; every file has at least the empty last
+        entry), once per catalog generation."""
+        gen = self.library.generation
+        if self._name_index is None or self._name_index[0] != gen:
+            _, _, toks = self._name_tokens()
+            vocab: list[tuple[str, dict[int, float]]] = []
+            where: dict[str, int] = {}
+            flat, starts = [], []
+            for t in toks:
+                starts.append(len(flat))
+                for w in sorted(t):
+                    if w not in where:
+                        s = self.lexicon.sense(w)
+                        where[w] = -1
+                        if s is not None and s.source == "wordnet" and s.classes:
+                            where[w] = len(vocab)
+                            vocab.append((s.word, dict(zip(s.classes, s.weights))))
+                    if where[w] >= 0:
+                        flat.append(where[w])
+                flat.append(-1)  # the empty entry (its index is known once the vocabulary is)
+            flat_arr = np.asarray(flat, np.int64)
+            flat_arr[flat_arr < 0] = len(vocab)
+            self._name_index = (gen, vocab, flat_arr, np.asarray(starts, np.int64))
+        return self._name_index[1], self._name_index[2], self._name_index[3]
 
     def _class_scores(self, sense: Sense | None, tagger_cols: list[int], rows: np.ndarray | None) -> np.ndarray:
         _, probs = self.stored_probs()
@@ -435,7 +488,7 @@ class TextSearcher:
         m, sense, tagger_cols = term
         vis = self._visual_scores(sense, tagger_cols)[rows]
         if "names" in self.config.signals:
-            names = self._name_scores(m.text)[rows]
+            names = self._name_scores(m.text, sense)[rows]
             vis = 1.0 - (1.0 - vis) * (1.0 - names)
         return vis
 
