@@ -437,9 +437,12 @@ def test_a_file_word_below_the_query_word_is_a_name_match(tmp_path):
     """The file's own words are read through the hierarchy too: "tiger.jpg" is an animal's name, "poodles/"
     a dog's folder, "hammer3.jpg" a tool's, though the pictures show coins, gravel and bricks. An exact name
     still counts more than a narrower one; a word outside the hierarchy ("hotdog" is food, not a dog) and a
-    related-label guess are no name match."""
+    related-label guess are no name match, nor are folders that say where a photo came from (Android's
+    DCIM/Camera is not a picture of a camera)."""
     folder = tmp_path / "pics"
     (folder / "poodles").mkdir(parents=True)
+    (folder / "DCIM" / "Camera").mkdir(parents=True)
+    shutil.copy(GALLERY / "grass.jpg", folder / "DCIM" / "Camera" / "IMG_0002.jpg")
     shutil.copy(GALLERY / "coins.jpg", folder / "tiger.jpg")
     shutil.copy(GALLERY / "gravel.jpg", folder / "poodles" / "IMG_0001.jpg")
     shutil.copy(GALLERY / "brick.jpg", folder / "hammer3.jpg")
@@ -459,6 +462,7 @@ def test_a_file_word_below_the_query_word_is_a_name_match(tmp_path):
             assert not missed & set(hits), (query, hits)
             top = [Path(h.path).name for h in words.search(query, 3).hits]
             assert top[0] in found, (query, top)
+        assert names.search("camera", 10).hits == []
         scores = {Path(h.path).name: h.score for h in names.search("animal", 10).hits}
         assert scores["animal.jpg"] > scores["tiger.jpg"] == scores["IMG_0001.jpg"] > 0  # exact > narrower
 

@@ -63,7 +63,13 @@ STRONG = 0.7              # a word score from which a hit is a strong match: pre
 NAME_SCORE = 0.8          # a query word among the file's own words (0.4 when half the library has it)
 NARROWER_NAME = 0.75      # a file word below the query word in the hierarchy ("labrador.jpg" for "dog"):
                           # this much of NAME_SCORE, times the share of the file word's classes the query reaches
-NARROWER_SHARE = 0.5      # ... when that share is at least this (tiger for "animal": 1.0; "crane" for "bird": 0.5)
+NARROWER_SHARE = 0.75     # ... when that share is at least this (tiger for "animal": 1.0; not "crane" for "bird":
+                          # 0.5, the machine or the bird; nor a folder "Work" for "building", bakery or comic book)
+# folder and file-name words that say where a picture came from, not what it shows (Android's DCIM/Camera,
+# ~/Pictures, /home/<user>): no name signal, exact or narrower ("camera" is not every phone photo)
+PROVENANCE = frozenset("""home users user pictures picture photos photo images image img pics pic dcim camera
+    screenshots screenshot downloads download desktop documents wallpapers wallpaper media backup backups phone
+    mobile whatsapp telegram signal instagram export exports edited thumbnails thumbs library""".split())
 TIE = 1e-3                # weight of the evidence (mean factor) that orders equal scores
 COLOUR_ALONE = 0.7        # a surface word's colour in its region, alone, counts this much times its weight
                           # (sky: blue top third 0.7 x 0.7; bench/text_search.py, issue 14 layout round)
@@ -372,7 +378,8 @@ class TextSearcher:
                 parts[-1] = parts[-1].rsplit(".", 1)[0]
                 text = fold(" ".join(parts))  # Café_Paris.jpg: cafe, paris (as a query reads "café")
                 text = re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower()
-                words = set(re.findall(r"[a-z]{2,}", text + " " + fold(exif.get(p, "")).lower()))
+                words = set(re.findall(r"[a-z]{2,}", text)) - PROVENANCE
+                words |= set(re.findall(r"[a-z]{2,}", fold(exif.get(p, "")).lower()))
                 toks.append({self.lexicon.singular(w) for w in words} | words)
             self._names = (gen, ids, paths, toks)
         return self._names[1], self._names[2], self._names[3]
