@@ -420,7 +420,8 @@ class TextSearcher:
         if self._name_index is None or self._name_index[0] != gen:
             _, _, toks = self._name_tokens()
             vocab: list[tuple[str, dict[int, float]]] = []
-            where: dict[str, int] = {}
+            where: dict[str, int] = {}   # a file word (poodles, poodle) -> its entry's place in vocab, or -1
+            entry: dict[str, int] = {}   # an entry's word (poodle) -> its place in vocab
             flat, starts = [], []
             for t in toks:
                 starts.append(len(flat))
@@ -429,8 +430,10 @@ class TextSearcher:
                         s = self.lexicon.sense(w)
                         where[w] = -1
                         if s is not None and s.source == "wordnet" and s.classes:
-                            where[w] = len(vocab)
-                            vocab.append((s.word, dict(zip(s.classes, s.weights))))
+                            if s.word not in entry:
+                                entry[s.word] = len(vocab)
+                                vocab.append((s.word, dict(zip(s.classes, s.weights))))
+                            where[w] = entry[s.word]
                     if where[w] >= 0:
                         flat.append(where[w])
                 flat.append(-1)  # the empty entry (its index is known once the vocabulary is)
